@@ -1,0 +1,9 @@
+//! sea-orm entities: the database rows, and nothing the API exposes directly.
+//! GraphQL types live in `graphql/` and map from these.
+
+pub mod api_key;
+pub mod idempotency_record;
+pub mod meter;
+pub mod partner;
+pub mod program;
+pub mod program_parameter_version;

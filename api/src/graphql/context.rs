@@ -1,0 +1,76 @@
+//! What every resolver needs from the request: the principal, the services, the
+//! per-request DataLoaders. Missing data is an error with a code, never a panic.
+
+use async_graphql::Context;
+
+use super::loaders::{ApiKeysByPartnerLoader, BatchLoader, PartnerLoader, ProgramVersionsLoader};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::services::Services;
+
+/// Per-request facts set by the HTTP layer.
+#[derive(Clone, Default)]
+pub struct RequestContext {
+    pub principal: Option<Principal>,
+    /// The `Idempotency-Key` header, if sent.
+    pub idempotency_key: Option<String>,
+}
+
+/// Batch loaders live for one request, so their caches never outlive it or
+/// cross tenants.
+pub struct Loaders {
+    pub partners: BatchLoader<PartnerLoader>,
+    pub program_versions: BatchLoader<ProgramVersionsLoader>,
+    pub api_keys_by_partner: BatchLoader<ApiKeysByPartnerLoader>,
+}
+
+impl Loaders {
+    pub fn new(services: &Services) -> Self {
+        Self {
+            partners: BatchLoader::new(PartnerLoader(services.clone())),
+            program_versions: BatchLoader::new(ProgramVersionsLoader(services.clone())),
+            api_keys_by_partner: BatchLoader::new(ApiKeysByPartnerLoader(services.clone())),
+        }
+    }
+}
+
+pub trait ContextExt {
+    fn services(&self) -> ApiResult<&Services>;
+    fn principal(&self) -> ApiResult<&Principal>;
+    fn loaders(&self) -> ApiResult<&Loaders>;
+    /// The idempotency key from the mutation argument or the header; both at
+    /// once must agree.
+    fn idempotency_key(&self, argument: Option<String>) -> ApiResult<Option<String>>;
+}
+
+impl ContextExt for Context<'_> {
+    fn services(&self) -> ApiResult<&Services> {
+        self.data_opt::<Services>()
+            .ok_or_else(|| ApiError::internal("schema built without services"))
+    }
+
+    fn principal(&self) -> ApiResult<&Principal> {
+        self.data_opt::<RequestContext>()
+            .and_then(|r| r.principal.as_ref())
+            .ok_or(ApiError::Unauthenticated)
+    }
+
+    fn loaders(&self) -> ApiResult<&Loaders> {
+        self.data_opt::<Loaders>()
+            .ok_or_else(|| ApiError::internal("request without loaders"))
+    }
+
+    fn idempotency_key(&self, argument: Option<String>) -> ApiResult<Option<String>> {
+        let header = self
+            .data_opt::<RequestContext>()
+            .and_then(|r| r.idempotency_key.clone());
+        match (argument, header) {
+            (Some(a), Some(h)) if a != h => Err(ApiError::validation(
+                "idempotencyKey",
+                "differs from the Idempotency-Key header; send one or make them equal",
+            )),
+            (Some(a), _) => Ok(Some(a)),
+            (None, h) => Ok(h),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Batch loaders for nested fields: a page of N parents costs one query per
+//! nested field, not N.
+//!
+//! Why not a timer-based DataLoader: batching by a delay (1 ms) splits a batch
+//! whenever resolving the siblings takes longer than the delay, so the query
+//! count depends on machine speed. Here each load queues its key and yields
+//! once; tokio defers that wake-up until the current poll of the request task
+//! ends, by which time every sibling resolver in the list has queued its key.
+//! The first load to resume then fetches the whole batch. Keys already loaded
+//! or in flight are never fetched twice within a request.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use crate::entity::{api_key, partner, program_parameter_version};
+use crate::error::{ApiError, ApiResult};
+use crate::services::Services;
+
+/// Largest number of keys in one query.
+const MAX_BATCH: usize = 1000;
+
+/// Fetches values for many keys at once; absent keys have no value.
+pub trait BatchLoad: Send + Sync + 'static {
+    type Value: Clone + Send + Sync + 'static;
+    fn load(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = ApiResult<HashMap<String, Self::Value>>> + Send;
+}
+
+type Outcome<V> = ApiResult<Option<V>>;
+
+enum Slot<V> {
+    Done(Outcome<V>),
+    Waiting(Vec<oneshot::Sender<Outcome<V>>>),
+}
+
+struct State<V> {
+    slots: HashMap<String, Slot<V>>,
+    queued: Vec<String>,
+}
+
+/// A per-request batching, caching loader.
+pub struct BatchLoader<L: BatchLoad> {
+    loader: L,
+    state: Mutex<State<L::Value>>,
+}
+
+impl<L: BatchLoad> BatchLoader<L> {
+    pub fn new(loader: L) -> Self {
+        Self {
+            loader,
+            state: Mutex::new(State {
+                slots: HashMap::new(),
+                queued: Vec::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<L::Value>> {
+        // A panic while holding the lock cannot leave the map inconsistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub async fn load_one(&self, key: String) -> Outcome<L::Value> {
+        let receiver = {
+            let mut state = self.lock();
+            let (tx, rx) = oneshot::channel();
+            match state.slots.get_mut(&key) {
+                Some(Slot::Done(outcome)) => return outcome.clone(),
+                Some(Slot::Waiting(waiters)) => waiters.push(tx),
+                None => {
+                    state.slots.insert(key.clone(), Slot::Waiting(vec![tx]));
+                    state.queued.push(key);
+                }
+            }
+            rx
+        };
+        // Let the sibling resolvers of this poll queue their keys first.
+        tokio::task::yield_now().await;
+        let batch = std::mem::take(&mut self.lock().queued);
+        for chunk in batch.chunks(MAX_BATCH) {
+            self.fetch(chunk).await;
+        }
+        receiver
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("a batch load was cancelled")))
+    }
+
+    async fn fetch(&self, keys: &[String]) {
+        let result = self.loader.load(keys).await;
+        let mut state = self.lock();
+        for key in keys {
+            let outcome = match &result {
+                Ok(values) => Ok(values.get(key).cloned()),
+                Err(err) => Err(err.clone()),
+            };
+            let previous = state.slots.insert(key.clone(), Slot::Done(outcome.clone()));
+            if let Some(Slot::Waiting(waiters)) = previous {
+                for waiter in waiters {
+                    let _ = waiter.send(outcome.clone());
+                }
+            }
+        }
+    }
+}
+
+pub struct PartnerLoader(pub Services);
+
+impl BatchLoad for PartnerLoader {
+    type Value = partner::Model;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.partners.by_ids(keys).await
+    }
+}
+
+/// All parameter versions of a program, oldest first.
+pub struct ProgramVersionsLoader(pub Services);
+
+impl BatchLoad for ProgramVersionsLoader {
+    type Value = Vec<program_parameter_version::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.programs.versions_of(keys).await
+    }
+}
+
+/// API keys of a partner.
+pub struct ApiKeysByPartnerLoader(pub Services);
+
+impl BatchLoad for ApiKeysByPartnerLoader {
+    type Value = Vec<api_key::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.api_keys.by_partners(keys).await
+    }
+}

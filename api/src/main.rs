@@ -1,0 +1,212 @@
+//! The `gridhub` command: serve, migrate, export the schema, load demo data,
+//! bootstrap admin keys.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use gridhub_api::config::{ServerConfig, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES};
+use gridhub_api::db::DEFAULT_DATABASE_URL;
+use gridhub_api::domain::Role;
+use gridhub_api::telemetry::{self, LogFormat};
+use gridhub_api::{graphql, seed, server};
+
+#[derive(Parser)]
+#[command(
+    name = "gridhub",
+    version,
+    about = "Grid-services platform for virtual power plants"
+)]
+struct Cli {
+    #[arg(
+        long,
+        env = "GRIDHUB_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
+    log_format: LogFormat,
+    /// Log level (trace, debug, info, warn, error); RUST_LOG overrides it.
+    #[arg(long, env = "GRIDHUB_LOG_LEVEL", default_value = "info", global = true)]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// sqlite://path?mode=rwc (embedded) or postgres://user:pass@host/db
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run pending migrations, then serve the API.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, env = "GRIDHUB_BIND", default_value = DEFAULT_BIND)]
+        bind: SocketAddr,
+        /// Load demo partners, API keys and meters (never on production data).
+        #[arg(long, env = "GRIDHUB_DEMO")]
+        demo: bool,
+        #[arg(long, env = "GRIDHUB_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+        max_body_bytes: usize,
+    },
+    /// Run pending migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Load the demo data into the database and exit.
+    Demo {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Administrative tasks.
+    Admin {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        task: AdminTask,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminTask {
+    /// Issue an API key and print its secret (shown once).
+    CreateKey {
+        #[arg(long, value_parser = parse_role, default_value = "ADMIN")]
+        role: Role,
+        #[arg(long)]
+        name: String,
+        /// Required for PARTNER keys.
+        #[arg(long)]
+        partner_id: Option<String>,
+    },
+    /// Create a partner and print its id.
+    CreatePartner {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(&text.to_ascii_uppercase())
+        .ok_or_else(|| "expected ADMIN, ANALYST or PARTNER".into())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format, &cli.log_level);
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve {
+            db,
+            bind,
+            demo,
+            max_body_bytes,
+        } => {
+            let running = server::start(ServerConfig {
+                database_url: db.database_url,
+                bind,
+                demo,
+                max_body_bytes,
+            })
+            .await?;
+            if demo {
+                tracing::info!(
+                    admin = seed::demo::ADMIN_KEY,
+                    analyst = seed::demo::ANALYST_KEY,
+                    acme = seed::demo::ACME_KEY,
+                    volt = seed::demo::VOLT_KEY,
+                    "demo API keys"
+                );
+            }
+            println!("gridhub serving on http://{}/graphql", running.addr);
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            running.shutdown().await;
+        }
+        Command::Migrate { db } => {
+            server::prepare(&config(db, false)).await?;
+            println!("database is up to date");
+        }
+        Command::Schema => print!("{}", graphql::sdl()),
+        Command::Demo { db } => {
+            server::prepare(&config(db, true)).await?;
+            println!("demo data loaded");
+        }
+        Command::Admin { db, task } => {
+            let services = server::prepare(&config(db, false)).await?;
+            match task {
+                AdminTask::CreateKey {
+                    role,
+                    name,
+                    partner_id,
+                } => {
+                    let issued = services
+                        .api_keys
+                        .issue(None, role, partner_id, name)
+                        .await?;
+                    eprintln!(
+                        "created {} key {} — the secret below is shown only once:",
+                        role, issued.key.id
+                    );
+                    println!("{}", issued.secret);
+                }
+                AdminTask::CreatePartner { name } => {
+                    let partner = services.partners.create_unchecked(&name).await?;
+                    println!("{}", partner.id);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn config(db: DbArgs, demo: bool) -> ServerConfig {
+    ServerConfig {
+        database_url: db.database_url,
+        demo,
+        ..ServerConfig::default()
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

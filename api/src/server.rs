@@ -1,0 +1,102 @@
+//! Starting and stopping a server: used by `gridhub serve` and by the tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::ServerConfig;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::graphql;
+use crate::http::{self, AppState};
+use crate::seed;
+use crate::services::Services;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("seeding data: {0}")]
+    Seed(#[from] ApiError),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Connects, migrates, and seeds the program catalog (and demo data if asked).
+pub async fn prepare(config: &ServerConfig) -> Result<Services, StartError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let services = Services::new(db);
+    let seeded = services
+        .programs
+        .seed(&seed::programs::default_programs())
+        .await?;
+    if seeded > 0 {
+        tracing::info!(seeded, "seeded market programs");
+    }
+    if config.demo {
+        seed::demo::load(&services).await?;
+    }
+    Ok(services)
+}
+
+/// A server running in the background.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub services: Services,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections, lets in-flight requests finish, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(%err, "server stopped with an error"),
+            Err(err) => tracing::error!(%err, "server task failed"),
+        }
+    }
+}
+
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let services = prepare(&config).await?;
+    let state = AppState {
+        schema: graphql::build_schema(Some(services.clone())),
+        services: services.clone(),
+        metrics: Arc::new(http::Metrics::default()),
+    };
+    let app = http::router(state, config.max_body_bytes);
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.bind,
+        source,
+    })?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "gridhub listening; GraphQL at /graphql");
+    Ok(RunningServer {
+        addr,
+        services,
+        shutdown: tx,
+        task,
+    })
+}

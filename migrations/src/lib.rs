@@ -1,0 +1,18 @@
+//! Schema migrations for gridhub, written with sea-orm-migration's portable schema
+//! builder so the same migrations run on SQLite (embedded default) and PostgreSQL.
+//!
+//! Rules for new migrations: never edit one that has shipped; add a new module and
+//! list it last in [`Migrator::migrations`].
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

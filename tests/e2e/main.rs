@@ -1,0 +1,13 @@
+//! End-to-end tests: each test starts a real server on a free port with a fresh
+//! database (SQLite, or PostgreSQL when GRIDHUB_TEST_POSTGRES_URL is set) and
+//! talks GraphQL over HTTP.
+
+mod auth;
+mod dataloader;
+mod http_spec;
+mod idempotency;
+mod meters;
+mod pagination;
+mod programs;
+mod schema_file;
+mod tenancy;

@@ -1,0 +1,256 @@
+//! Test harness: starts a real gridhub server in-process on a free port with a
+//! fresh database, and talks to it over HTTP like any client.
+//!
+//! The database is a temporary SQLite file, or, when `GRIDHUB_TEST_POSTGRES_URL`
+//! is set (e.g. `postgres://postgres@127.0.0.1:55432/postgres`), a new
+//! PostgreSQL database created for each server.
+
+use gridhub_api::config::ServerConfig;
+use gridhub_api::domain::Role;
+use gridhub_api::server::{self, RunningServer};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+
+pub const POSTGRES_ENV: &str = "GRIDHUB_TEST_POSTGRES_URL";
+
+pub struct TestServer {
+    pub base: String,
+    pub admin_key: String,
+    pub client: reqwest::Client,
+    server: Option<RunningServer>,
+    pub database_url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh database URL: SQLite in a temporary directory, or a new PostgreSQL database.
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("gridhub_t_{}", uuid::Uuid::now_v7().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to the PostgreSQL test server");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            (replace_database(&admin_url, &name), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/gridhub.db?mode=rwc", dir.path().display());
+            (url, Some(dir))
+        }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let host = match path_start {
+        Some(i) => &base[..i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host}/{name}?{q}"),
+        None => format!("{host}/{name}"),
+    }
+}
+
+/// Server logs go to the test's captured output (shown for failing tests).
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,gridhub_api=info".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        init_logging();
+        let (database_url, dir) = fresh_database().await;
+        let mut config = ServerConfig {
+            database_url: database_url.clone(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            ..ServerConfig::default()
+        };
+        configure(&mut config);
+        let server = server::start(config).await.expect("server starts");
+        // Bootstrap an admin key the way `gridhub admin create-key` does.
+        let admin = server
+            .services
+            .api_keys
+            .issue(None, Role::Admin, None, "test admin".into())
+            .await
+            .expect("admin key");
+        Self {
+            base: format!("http://{}", server.addr),
+            admin_key: admin.secret,
+            client: reqwest::Client::new(),
+            server: Some(server),
+            database_url,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+
+    /// POSTs a GraphQL request and returns the whole response body.
+    pub async fn gql(&self, key: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        let resp = req.send().await.expect("request sent");
+        resp.json().await.expect("JSON body")
+    }
+
+    /// Runs a request that must succeed and returns its `data`.
+    pub async fn ok(&self, key: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(Some(key), query, variables).await;
+        assert!(
+            body.get("errors").is_none(),
+            "unexpected errors: {}",
+            serde_json::to_string_pretty(&body).unwrap()
+        );
+        body["data"].clone()
+    }
+
+    /// Runs a request that must fail and returns its first error.
+    pub async fn err(&self, key: Option<&str>, query: &str, variables: Value) -> GqlError {
+        let body = self.gql(key, query, variables).await;
+        let error = body["errors"]
+            .get(0)
+            .unwrap_or_else(|| panic!("expected an error, got {body}"))
+            .clone();
+        GqlError {
+            code: error["extensions"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            message: error["message"].as_str().unwrap_or_default().to_owned(),
+            error,
+            body,
+        }
+    }
+
+    /// Creates a partner with a PARTNER key; returns (partner id, key secret).
+    pub async fn partner(&self, name: &str) -> (String, String) {
+        let data = self
+            .ok(
+                &self.admin_key,
+                "mutation($n: String!) { createPartner(name: $n) { id } }",
+                json!({ "n": name }),
+            )
+            .await;
+        let id = data["createPartner"]["id"].as_str().unwrap().to_owned();
+        let key = self.key(Role::Partner, Some(&id)).await;
+        (id, key)
+    }
+
+    /// Issues a key of `role` through the API.
+    pub async fn key(&self, role: Role, partner_id: Option<&str>) -> String {
+        let data = self
+            .ok(
+                &self.admin_key,
+                "mutation($r: Role!, $p: ID) { createApiKey(role: $r, name: \"test\", partnerId: $p) { secret } }",
+                json!({ "r": role.as_str(), "p": partner_id }),
+            )
+            .await;
+        data["createApiKey"]["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// SQL statements executed by the server so far (from `/metrics`).
+    pub async fn statements(&self) -> u64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("gridhub_db_statements_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("statement counter in /metrics")
+    }
+}
+
+#[derive(Debug)]
+pub struct GqlError {
+    pub code: String,
+    pub message: String,
+    pub error: Value,
+    pub body: Value,
+}
+
+/// A valid battery meter input for Massachusetts.
+pub fn battery(external_id: &str) -> Value {
+    json!({
+        "externalId": external_id,
+        "kind": "DEVICE",
+        "deviceType": "BATTERY",
+        "region": "MA",
+        "utility": "EVERSOURCE",
+        "loadZone": "NEMA",
+        "customerClass": "RESIDENTIAL",
+        "capacityKw": 5.0,
+        "energyKwh": 13.5,
+        "serviceAddress": { "line1": "1 Main St", "city": "Boston", "postalCode": "02110" }
+    })
+}
+
+/// A valid Con Edison utility meter input.
+pub fn coned_meter(external_id: &str) -> Value {
+    json!({
+        "externalId": external_id,
+        "kind": "UTILITY_METER",
+        "region": "NY",
+        "utility": "CONED",
+        "loadZone": "J",
+        "customerClass": "COMMERCIAL",
+        "capacityKw": 250.0,
+        "networkTier": "TIER_2",
+        "utilityAccountNumber": "49-1234-5678"
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            super::replace_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://u@h/postgres?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+    }
+}
