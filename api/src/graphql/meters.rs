@@ -175,11 +175,7 @@ impl MeterConnection {
         Ok(ctx
             .services()?
             .meters
-            .count(
-                p,
-                self.partner_id.as_ref().map(|id| id.as_str()),
-                &self.filter,
-            )
+            .count(p, self.partner_id.as_deref(), &self.filter)
             .await?)
     }
 }
@@ -242,7 +238,7 @@ impl MeterQuery {
         let result = ctx
             .services()?
             .meters
-            .list(p, partner_id.as_ref().map(|id| id.as_str()), &filter, &page)
+            .list(p, partner_id.as_deref(), &filter, &page)
             .await?;
         let edges: Vec<MeterEdge> = result
             .items

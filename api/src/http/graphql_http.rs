@@ -147,16 +147,17 @@ pub async fn post_graphql(
             }
             serde_json::from_value::<async_graphql::Request>(v).map_err(|e| e.to_string())
         });
-    let request =
-        match parsed {
-            Ok(r) => r,
-            Err(err) => return bad_request(
+    let request = match parsed {
+        Ok(r) => r,
+        Err(err) => {
+            return bad_request(
                 media,
                 &format!(
                     "the body is not a GraphQL request ({{\"query\": …, \"variables\": …}}): {err}"
                 ),
-            ),
-        };
+            )
+        }
+    };
     execute(app, &headers, request, media).await
 }
 

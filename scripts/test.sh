@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests and the end-to-end suite on SQLite, then the
+# end-to-end suite again on PostgreSQL.
+#
+# PostgreSQL: uses GRIDHUB_TEST_POSTGRES_URL when set (a server where the user
+# may CREATE DATABASE); otherwise installs PostgreSQL from Debian's packages if
+# needed (as root) and starts a throwaway server for the run.
+# GRIDHUB_SKIP_POSTGRES=1 skips the PostgreSQL pass (not for CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/postgres.sh
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+echo "==> building"
+cargo build --workspace --all-targets --locked
+
+echo "==> tests on SQLite"
+GRIDHUB_TEST_POSTGRES_URL= cargo test --workspace --locked
+
+if [ "${GRIDHUB_SKIP_POSTGRES:-0}" = 1 ]; then
+  echo "==> skipping PostgreSQL (GRIDHUB_SKIP_POSTGRES=1)"
+  exit 0
+fi
+if [ -z "${GRIDHUB_TEST_POSTGRES_URL:-}" ]; then
+  ensure_postgres_installed
+  trap stop_test_postgres EXIT
+  start_test_postgres
+fi
+echo "==> end-to-end tests on PostgreSQL"
+cargo test --locked -p gridhub-tests
