@@ -64,6 +64,12 @@ async fn create_read_update_deactivate() {
     assert_eq!(u["energyKwh"], 13.5, "absent fields are kept");
     assert!(u["updatedAt"].as_str().unwrap() > m["updatedAt"].as_str().unwrap());
 
+    let mut bad = battery("b-bad");
+    bad["capacityKw"] = json!(0);
+    let single = "mutation($in: MeterInput!) { createMeter(input: $in) { id } }";
+    let e = s.err(Some(&key), single, json!({ "in": bad })).await;
+    assert_eq!(e.error["extensions"]["field"], "input.capacityKw");
+    assert!(e.error["extensions"].get("row").is_none());
     let e = s
         .err(
             Some(&key),

@@ -12,6 +12,7 @@ use crate::domain::meter::{
     MeterStatus, NetworkTier,
 };
 use crate::entity::meter;
+use crate::error::ApiError;
 use crate::services::pagination::{encode_cursor, PageRequest};
 
 pub struct Meter(pub meter::Model);
@@ -42,7 +43,7 @@ impl Meter {
             .load_one(self.0.partner_id.clone())
             .await?;
         Ok(Partner(loaded.ok_or_else(|| {
-            crate::error::ApiError::internal(format!("meter {} has no partner", self.0.id))
+            ApiError::internal(format!("meter {} has no partner", self.0.id))
         })?))
     }
     async fn kind(&self) -> Result<MeterKind> {
@@ -287,7 +288,8 @@ impl MeterMutation {
                 vec![input],
                 key,
             )
-            .await?;
+            .await
+            .map_err(single_input)?;
         Ok(Meter(created.remove(0)))
     }
 
@@ -370,5 +372,26 @@ impl MeterMutation {
                 .set_active(p, &id, true, None)
                 .await?,
         ))
+    }
+}
+
+/// Names fields of a one-meter mutation `input.x` rather than `inputs[0].x`.
+fn single_input(err: ApiError) -> ApiError {
+    const BATCH: &str = "inputs[0].";
+    match err {
+        ApiError::Validation(errors) => ApiError::Validation(
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    if let Some(rest) = e.field.strip_prefix(BATCH) {
+                        e.field = format!("input.{rest}");
+                    }
+                    e.row = None;
+                    e
+                })
+                .collect(),
+        ),
+        ApiError::Conflict(message) => ApiError::Conflict(message.replace(BATCH, "input.")),
+        other => other,
     }
 }
