@@ -161,13 +161,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 } => {
                     let issued = services
                         .api_keys
-                        .issue(None, role, partner_id, name)
+                        .issue(None, role, partner_id, name, None)
                         .await?;
                     eprintln!(
                         "created {} key {} — the secret below is shown only once:",
                         role, issued.key.id
                     );
-                    println!("{}", issued.secret);
+                    println!("{}", issued.secret.unwrap_or_default());
                 }
                 AdminTask::CreatePartner { name } => {
                     let partner = services.partners.create_unchecked(&name).await?;

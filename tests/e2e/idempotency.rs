@@ -70,3 +70,54 @@ async fn retries_with_the_same_key_return_the_first_result() {
         .await;
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_creating_mutation_takes_a_key() {
+    let s = TestServer::start().await;
+    let admin = s.admin_key.clone();
+
+    let partner =
+        "mutation($k: String) { createPartner(name: \"Acme\", idempotencyKey: $k) { id } }";
+    let one = s.ok(&admin, partner, json!({ "k": "p-1" })).await;
+    let two = s.ok(&admin, partner, json!({ "k": "p-1" })).await;
+    assert_eq!(one, two);
+    let partners = s.ok(&admin, "{ partners { id } }", json!({})).await;
+    assert_eq!(partners["partners"].as_array().unwrap().len(), 1);
+    let partner_id = one["createPartner"]["id"].clone();
+
+    // A replayed key issue returns the same key without its secret, which is never stored.
+    let key = "mutation($p: ID, $k: String) { createApiKey(role: PARTNER, name: \"prod\", partnerId: $p, idempotencyKey: $k) { secret apiKey { id } } }";
+    let first = s
+        .ok(&admin, key, json!({ "p": partner_id, "k": "k-1" }))
+        .await["createApiKey"]
+        .clone();
+    let replay = s
+        .ok(&admin, key, json!({ "p": partner_id, "k": "k-1" }))
+        .await["createApiKey"]
+        .clone();
+    assert!(first["secret"].as_str().unwrap().starts_with("ghk_"));
+    assert!(replay["secret"].is_null());
+    assert_eq!(first["apiKey"]["id"], replay["apiKey"]["id"]);
+    let keys = s
+        .ok(
+            &admin,
+            "query($id: ID!) { partner(id: $id) { apiKeys { id } } }",
+            json!({ "id": partner_id }),
+        )
+        .await;
+    assert_eq!(keys["partner"]["apiKeys"].as_array().unwrap().len(), 1);
+
+    let program = "mutation($in: CreateProgramInput!, $k: String) { createProgram(input: $in, idempotencyKey: $k) { id } }";
+    let input = json!({
+        "code": "TEST_PROGRAM", "name": "Test", "region": "TX", "mvKind": "DEVICE",
+        "partnerSuppliedIntervals": true, "timezone": "America/Chicago", "seasons": [], "parameters": []
+    });
+    let a = s
+        .ok(&admin, program, json!({ "in": input, "k": "prog-1" }))
+        .await;
+    let b = s
+        .ok(&admin, program, json!({ "in": input, "k": "prog-1" }))
+        .await;
+    assert_eq!(a, b, "a replay is not a CONFLICT on the code");
+    s.shutdown().await;
+}

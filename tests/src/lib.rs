@@ -92,12 +92,12 @@ impl TestServer {
         let admin = server
             .services
             .api_keys
-            .issue(None, Role::Admin, None, "test admin".into())
+            .issue(None, Role::Admin, None, "test admin".into(), None)
             .await
             .expect("admin key");
         Self {
             base: format!("http://{}", server.addr),
-            admin_key: admin.secret,
+            admin_key: admin.secret.expect("fresh key has a secret"),
             client: reqwest::Client::new(),
             server: Some(server),
             database_url,

@@ -68,10 +68,11 @@ impl ApiKey {
     }
 }
 
-/// A new key. `secret` is shown only in this response: store it now.
+/// A new key. `secret` is shown only in this response: store it now. It is
+/// null when an idempotent retry returns a key issued earlier.
 #[derive(SimpleObject)]
 pub struct CreatedApiKey {
-    pub secret: String,
+    pub secret: Option<String>,
     pub api_key: ApiKey,
 }
 
@@ -137,9 +138,17 @@ pub struct PartnerMutation;
 #[Object]
 impl PartnerMutation {
     /// Creates a partner (ADMIN).
-    async fn create_partner(&self, ctx: &Context<'_>, name: String) -> Result<Partner> {
+    async fn create_partner(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        idempotency_key: Option<String>,
+    ) -> Result<Partner> {
         let p = ctx.principal()?;
-        Ok(Partner(ctx.services()?.partners.create(p, &name).await?))
+        let key = ctx.idempotency_key(idempotency_key)?;
+        Ok(Partner(
+            ctx.services()?.partners.create(p, &name, key).await?,
+        ))
     }
 
     /// Issues an API key (ADMIN). PARTNER keys need `partnerId`; ANALYST and
@@ -150,12 +159,14 @@ impl PartnerMutation {
         role: Role,
         name: String,
         partner_id: Option<ID>,
+        idempotency_key: Option<String>,
     ) -> Result<CreatedApiKey> {
         let p = ctx.principal()?;
+        let key = ctx.idempotency_key(idempotency_key)?;
         let issued = ctx
             .services()?
             .api_keys
-            .issue(Some(p), role, partner_id.map(|id| id.0), name)
+            .issue(Some(p), role, partner_id.map(|id| id.0), name, key)
             .await?;
         Ok(CreatedApiKey {
             secret: issued.secret,

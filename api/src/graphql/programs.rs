@@ -245,9 +245,17 @@ pub struct ProgramMutation;
 #[Object]
 impl ProgramMutation {
     /// Creates a program (ADMIN).
-    async fn create_program(&self, ctx: &Context<'_>, input: ProgramSpec) -> Result<Program> {
+    async fn create_program(
+        &self,
+        ctx: &Context<'_>,
+        input: ProgramSpec,
+        idempotency_key: Option<String>,
+    ) -> Result<Program> {
         let p = ctx.principal()?;
-        Ok(Program(ctx.services()?.programs.create(p, input).await?))
+        let key = ctx.idempotency_key(idempotency_key)?;
+        Ok(Program(
+            ctx.services()?.programs.create(p, input, key).await?,
+        ))
     }
 
     /// Publishes a new parameter version (ANALYST or ADMIN). Earlier versions

@@ -9,6 +9,7 @@ use crate::domain::Role;
 use crate::entity::{api_key, partner};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::services::idempotency::{self, IdempotencyKey, Start};
 
 /// `last_used_at` is refreshed at most this often, to keep reads read-only.
 const LAST_USED_RESOLUTION_SECS: i64 = 60;
@@ -18,10 +19,11 @@ pub struct ApiKeyService {
     db: Db,
 }
 
-/// A newly issued key: the record, and the secret that is shown only now.
+/// A newly issued key: the record, and the secret that is shown only now
+/// (`None` when an idempotent retry replays an earlier issue).
 pub struct IssuedKey {
     pub key: api_key::Model,
-    pub secret: String,
+    pub secret: Option<String>,
 }
 
 impl ApiKeyService {
@@ -76,10 +78,20 @@ impl ApiKeyService {
         role: Role,
         partner_id: Option<String>,
         name: String,
+        idempotency_key: Option<String>,
     ) -> ApiResult<IssuedKey> {
         if let Some(issuer) = issuer {
             issuer.require(&[Role::Admin])?;
         }
+        let idem = match (issuer, idempotency_key) {
+            (Some(issuer), Some(k)) => Some(IdempotencyKey::new(
+                issuer,
+                k,
+                "createApiKey",
+                &(role, &partner_id, &name),
+            )?),
+            _ => None,
+        };
         let name = name.trim().to_owned();
         if name.is_empty() || name.len() > 100 {
             return Err(ApiError::validation("name", "must be 1 to 100 characters"));
@@ -99,7 +111,17 @@ impl ApiKeyService {
             }
             _ => {}
         }
-        let txn = self.db.begin_write().await?;
+        let txn = match idempotency::start::<String>(&self.db, idem.as_ref()).await? {
+            // The secret was shown with the first response and is not stored.
+            Start::Replay(id) => {
+                let key = api_key::Entity::find_by_id(id.clone())
+                    .one(self.db.conn())
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("API key", id))?;
+                return Ok(IssuedKey { key, secret: None });
+            }
+            Start::Fresh(txn) => txn,
+        };
         if let Some(pid) = &partner_id {
             if partner::Entity::find_by_id(pid.clone())
                 .one(&*txn)
@@ -124,11 +146,11 @@ impl ApiKeyService {
         }
         .insert(&*txn)
         .await?;
-        txn.commit().await?;
+        idempotency::finish(txn, idem.as_ref(), &key.id).await?;
         tracing::info!(key_id = %key.id, role = %role, "API key issued");
         Ok(IssuedKey {
             key,
-            secret: generated.secret,
+            secret: Some(generated.secret),
         })
     }
 

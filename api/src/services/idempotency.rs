@@ -10,6 +10,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
+use crate::db::{Db, WriteTxn};
 use crate::entity::idempotency_record as record;
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
@@ -91,4 +92,38 @@ impl IdempotencyKey {
         })?;
         Ok(())
     }
+}
+
+/// How a creating write begins: with the stored result of an earlier request
+/// with the same key, or with a fresh transaction to do the work in.
+pub enum Start<T> {
+    Replay(T),
+    Fresh(WriteTxn),
+}
+
+/// Opens the write transaction and looks up `key` in it.
+pub async fn start<T: DeserializeOwned>(
+    db: &Db,
+    key: Option<&IdempotencyKey>,
+) -> ApiResult<Start<T>> {
+    let txn = db.begin_write().await?;
+    if let Some(key) = key {
+        if let Some(stored) = key.replay(&*txn).await? {
+            return Ok(Start::Replay(stored));
+        }
+    }
+    Ok(Start::Fresh(txn))
+}
+
+/// Remembers `result` under `key` (if any) and commits, atomically with the work.
+pub async fn finish<T: Serialize>(
+    txn: WriteTxn,
+    key: Option<&IdempotencyKey>,
+    result: &T,
+) -> ApiResult<()> {
+    if let Some(key) = key {
+        key.remember(&*txn, result).await?;
+    }
+    txn.commit().await?;
+    Ok(())
 }

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::idempotency::IdempotencyKey;
+use super::idempotency::{self, IdempotencyKey, Start};
 use super::pagination::{Page, PageRequest};
 use crate::auth::{Principal, Tenant};
 use crate::db::Db;
@@ -150,13 +150,10 @@ impl MeterService {
             .map(|key| IdempotencyKey::new(principal, key, "createMeters", &(&partner_id, &specs)))
             .transpose()?;
 
-        let txn = self.db.begin_write().await?;
-        if let Some(idem) = &idem {
-            if let Some(ids) = idem.replay::<Vec<String>>(&*txn).await? {
-                drop(txn);
-                return self.load_in_order(&ids).await;
-            }
-        }
+        let txn = match idempotency::start::<Vec<String>>(&self.db, idem.as_ref()).await? {
+            Start::Replay(ids) => return self.load_in_order(&ids).await,
+            Start::Fresh(txn) => txn,
+        };
         ensure_partner(&*txn, &partner_id).await?;
         let existing = existing_by_external_id(&*txn, &partner_id, &specs).await?;
         let conflicts: Vec<String> = specs
@@ -181,10 +178,7 @@ impl MeterService {
             .collect();
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone().unwrap()).collect();
         insert_chunked(&*txn, rows).await?;
-        if let Some(idem) = &idem {
-            idem.remember(&*txn, &ids).await?;
-        }
-        txn.commit().await?;
+        idempotency::finish(txn, idem.as_ref(), &ids).await?;
         tracing::info!(partner_id = %partner_id, count = ids.len(), "meters created");
         self.load_in_order(&ids).await
     }

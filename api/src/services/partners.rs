@@ -11,6 +11,7 @@ use crate::domain::Role;
 use crate::entity::partner;
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::services::idempotency::{self, IdempotencyKey, Start};
 
 #[derive(Clone)]
 pub struct PartnerService {
@@ -22,19 +23,34 @@ impl PartnerService {
         Self { db }
     }
 
-    pub async fn create(&self, principal: &Principal, name: &str) -> ApiResult<partner::Model> {
+    pub async fn create(
+        &self,
+        principal: &Principal,
+        name: &str,
+        idempotency_key: Option<String>,
+    ) -> ApiResult<partner::Model> {
         principal.require(&[Role::Admin])?;
-        self.create_unchecked(name).await
+        let key = idempotency_key
+            .map(|k| IdempotencyKey::new(principal, k, "createPartner", &name))
+            .transpose()?;
+        self.insert(name, key.as_ref()).await
     }
 
     /// Creates a partner without a principal (command line, demo data).
     pub async fn create_unchecked(&self, name: &str) -> ApiResult<partner::Model> {
+        self.insert(name, None).await
+    }
+
+    async fn insert(&self, name: &str, key: Option<&IdempotencyKey>) -> ApiResult<partner::Model> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(ApiError::validation("name", "must be 1 to 200 characters"));
         }
+        let txn = match idempotency::start::<String>(&self.db, key).await? {
+            Start::Replay(id) => return self.by_id(&id).await,
+            Start::Fresh(txn) => txn,
+        };
         let now = Utc::now();
-        let txn = self.db.begin_write().await?;
         let model = partner::ActiveModel {
             id: Set(ids::new_id(ids::PARTNER)),
             name: Set(name.to_owned()),
@@ -43,9 +59,16 @@ impl PartnerService {
         }
         .insert(&*txn)
         .await?;
-        txn.commit().await?;
+        idempotency::finish(txn, key, &model.id).await?;
         tracing::info!(partner_id = %model.id, "partner created");
         Ok(model)
+    }
+
+    async fn by_id(&self, id: &str) -> ApiResult<partner::Model> {
+        partner::Entity::find_by_id(id.to_owned())
+            .one(self.db.conn())
+            .await?
+            .ok_or_else(|| ApiError::not_found("partner", id))
     }
 
     pub async fn get(&self, principal: &Principal, id: &str) -> ApiResult<partner::Model> {

@@ -16,6 +16,7 @@ use crate::domain::Role;
 use crate::entity::{program, program_parameter_version as version};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::services::idempotency::{self, IdempotencyKey, Start};
 
 #[derive(Clone)]
 pub struct ProgramService {
@@ -108,13 +109,20 @@ impl ProgramService {
         &self,
         principal: &Principal,
         spec: ProgramSpec,
+        idempotency_key: Option<String>,
     ) -> ApiResult<program::Model> {
         principal.require(&[Role::Admin])?;
         let errors = spec.validate();
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        let txn = self.db.begin_write().await?;
+        let idem = idempotency_key
+            .map(|k| IdempotencyKey::new(principal, k, "createProgram", &spec))
+            .transpose()?;
+        let txn = match idempotency::start::<String>(&self.db, idem.as_ref()).await? {
+            Start::Replay(id) => return self.get(&id).await,
+            Start::Fresh(txn) => txn,
+        };
         let taken = program::Entity::find()
             .filter(program::Column::Code.eq(spec.code.clone()))
             .one(&*txn)
@@ -126,7 +134,7 @@ impl ProgramService {
             )));
         }
         let created = insert_program(&*txn, &spec, Some(&principal.key_id)).await?;
-        txn.commit().await?;
+        idempotency::finish(txn, idem.as_ref(), &created.id).await?;
         tracing::info!(program = %created.code, "program created");
         Ok(created)
     }
