@@ -1,6 +1,10 @@
 //! Server configuration, filled from command-line flags and the environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::rules::RulesLimits;
 
 use crate::db::DEFAULT_DATABASE_URL;
 
@@ -13,10 +17,19 @@ pub struct ServerConfig {
     pub demo: bool,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Budgets for plugin calls.
+    pub rules_limits: RulesLimits,
+    /// Where compiled plugins are cached (by content hash); `None`: memory only.
+    pub plugin_cache_dir: Option<PathBuf>,
+    /// Built plugins (`*.wasm`) installed at start for programs that lack them.
+    pub bundled_plugin_dir: Option<PathBuf>,
+    /// How often a replica re-reads the active plugin versions.
+    pub plugin_refresh: Duration,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
-pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Room for a base64-encoded plugin of up to `RulesLimits::max_plugin_bytes`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -25,6 +38,10 @@ impl Default for ServerConfig {
             bind: DEFAULT_BIND.parse().expect("valid default address"),
             demo: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            rules_limits: RulesLimits::default(),
+            plugin_cache_dir: Some(PathBuf::from("./data/plugin-cache")),
+            bundled_plugin_dir: None,
+            plugin_refresh: Duration::from_secs(2),
         }
     }
 }

@@ -48,6 +48,9 @@ pub enum ApiError {
     IdempotencyKeyReused(String),
     #[error("internal error; quote reference {reference} when reporting it")]
     Internal { reference: String },
+    /// A failure of a program's rules plugin; the code says which kind.
+    #[error("{message}")]
+    Plugin { code: &'static str, message: String },
 }
 
 fn summarize(errors: &[FieldError]) -> String {
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
             ApiError::Internal { .. } => "INTERNAL",
+            ApiError::Plugin { code, .. } => code,
         }
     }
 

@@ -9,6 +9,9 @@ pub const METER: &str = "mtr";
 pub const PROGRAM: &str = "prg";
 pub const PARAMETER_VERSION: &str = "ppv";
 pub const IDEMPOTENCY_RECORD: &str = "idm";
+pub const PLUGIN: &str = "plg";
+pub const ENROLLMENT: &str = "enr";
+pub const ENROLLMENT_HISTORY: &str = "enh";
 
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())

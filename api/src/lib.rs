@@ -14,6 +14,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod rules;
 pub mod seed;
 pub mod server;
 pub mod services;

@@ -2,12 +2,14 @@
 //! bootstrap admin keys.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use gridhub_api::config::{ServerConfig, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES};
 use gridhub_api::db::DEFAULT_DATABASE_URL;
 use gridhub_api::domain::Role;
+use gridhub_api::rules::RulesLimits;
 use gridhub_api::telemetry::{self, LogFormat};
 use gridhub_api::{graphql, seed, server};
 
@@ -40,6 +42,35 @@ struct DbArgs {
     database_url: String,
 }
 
+#[derive(Args, Clone)]
+struct PluginArgs {
+    /// Built plugins (*.wasm) to install at start for programs that lack them.
+    #[arg(long, env = "GRIDHUB_PLUGIN_DIR")]
+    plugin_dir: Option<PathBuf>,
+    /// Cache of compiled plugins, by content hash.
+    #[arg(
+        long,
+        env = "GRIDHUB_PLUGIN_CACHE_DIR",
+        default_value = "./data/plugin-cache"
+    )]
+    plugin_cache_dir: PathBuf,
+    /// CPU budget of one plugin call, in fuel units (about one per instruction).
+    #[arg(long, env = "GRIDHUB_PLUGIN_FUEL", default_value_t = RulesLimits::default().fuel_per_call)]
+    plugin_fuel: u64,
+    /// Memory cap of one plugin instance, in MiB.
+    #[arg(long, env = "GRIDHUB_PLUGIN_MEMORY_MIB", default_value_t = RulesLimits::default().memory_bytes >> 20)]
+    plugin_memory_mib: usize,
+}
+
+impl PluginArgs {
+    fn apply(self, config: &mut ServerConfig) {
+        config.bundled_plugin_dir = self.plugin_dir;
+        config.plugin_cache_dir = Some(self.plugin_cache_dir);
+        config.rules_limits.fuel_per_call = self.plugin_fuel;
+        config.rules_limits.memory_bytes = self.plugin_memory_mib << 20;
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run pending migrations, then serve the API.
@@ -53,6 +84,8 @@ enum Command {
         demo: bool,
         #[arg(long, env = "GRIDHUB_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
         max_body_bytes: usize,
+        #[command(flatten)]
+        plugins: PluginArgs,
     },
     /// Run pending migrations and exit.
     Migrate {
@@ -120,14 +153,17 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             bind,
             demo,
             max_body_bytes,
+            plugins,
         } => {
-            let running = server::start(ServerConfig {
+            let mut config = ServerConfig {
                 database_url: db.database_url,
                 bind,
                 demo,
                 max_body_bytes,
-            })
-            .await?;
+                ..ServerConfig::default()
+            };
+            plugins.apply(&mut config);
+            let running = server::start(config).await?;
             if demo {
                 tracing::info!(
                     admin = seed::demo::ADMIN_KEY,

@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::graphql;
 use crate::http::{self, AppState};
+use crate::rules::RulesHost;
 use crate::seed;
 use crate::services::Services;
 
@@ -32,7 +33,9 @@ pub enum StartError {
 pub async fn prepare(config: &ServerConfig) -> Result<Services, StartError> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
-    let services = Services::new(db);
+    let rules = RulesHost::new(config.rules_limits.clone(), config.plugin_cache_dir.clone())
+        .map_err(ApiError::from)?;
+    let services = Services::new(db, Arc::new(rules));
     let seeded = services
         .programs
         .seed(&seed::programs::default_programs())
@@ -40,6 +43,10 @@ pub async fn prepare(config: &ServerConfig) -> Result<Services, StartError> {
     if seeded > 0 {
         tracing::info!(seeded, "seeded market programs");
     }
+    if let Some(dir) = &config.bundled_plugin_dir {
+        services.plugins.install_bundled(dir).await?;
+    }
+    services.plugins.sync().await?;
     if config.demo {
         seed::demo::load(&services).await?;
     }
@@ -52,12 +59,16 @@ pub struct RunningServer {
     pub services: Services,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// Stops accepting connections, lets in-flight requests finish, and waits.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(());
+        for task in &self.background {
+            task.abort();
+        }
         match self.task.await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::error!(%err, "server stopped with an error"),
@@ -68,6 +79,7 @@ impl RunningServer {
 
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let services = prepare(&config).await?;
+    let background = vec![services.plugins.spawn_refresh(config.plugin_refresh)];
     let state = AppState {
         schema: graphql::build_schema(Some(services.clone())),
         services: services.clone(),
@@ -98,5 +110,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         services,
         shutdown: tx,
         task,
+        background,
     })
 }

@@ -8,6 +8,7 @@ mod http_spec;
 mod idempotency;
 mod meters;
 mod pagination;
+mod plugins;
 mod programs;
 mod schema_file;
 mod tenancy;

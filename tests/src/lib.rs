@@ -20,6 +20,7 @@ pub struct TestServer {
     server: Option<RunningServer>,
     pub database_url: String,
     _dir: Option<tempfile::TempDir>,
+    _cache: tempfile::TempDir,
 }
 
 /// A fresh database URL: SQLite in a temporary directory, or a new PostgreSQL database.
@@ -79,11 +80,26 @@ impl TestServer {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
-        init_logging();
         let (database_url, dir) = fresh_database().await;
+        Self::start_on(database_url, dir, configure).await
+    }
+
+    /// Another server (a second replica) on this server's database.
+    pub async fn replica(&self, configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::start_on(self.database_url.clone(), None, configure).await
+    }
+
+    async fn start_on(
+        database_url: String,
+        dir: Option<tempfile::TempDir>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        init_logging();
+        let cache = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig {
             database_url: database_url.clone(),
             bind: "127.0.0.1:0".parse().unwrap(),
+            plugin_cache_dir: Some(cache.path().to_owned()),
             ..ServerConfig::default()
         };
         configure(&mut config);
@@ -102,6 +118,7 @@ impl TestServer {
             server: Some(server),
             database_url,
             _dir: dir,
+            _cache: cache,
         }
     }
 
@@ -199,6 +216,22 @@ impl TestServer {
             .and_then(|v| v.trim().parse().ok())
             .expect("statement counter in /metrics")
     }
+}
+
+/// A plugin built by `scripts/build-plugins.sh` (see `scripts/test.sh`).
+pub fn plugin_bytes(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../target/plugins/{name}.wasm",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e}. Build the plugins first: scripts/build-plugins.sh (scripts/test.sh does it)")
+    })
+}
+
+pub fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[derive(Debug)]

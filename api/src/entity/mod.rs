@@ -2,8 +2,11 @@
 //! GraphQL types live in `graphql/` and map from these.
 
 pub mod api_key;
+pub mod enrollment;
+pub mod enrollment_history;
 pub mod idempotency_record;
 pub mod meter;
 pub mod partner;
+pub mod plugin;
 pub mod program;
 pub mod program_parameter_version;

@@ -3,7 +3,9 @@
 
 use async_graphql::Context;
 
-use super::loaders::{ApiKeysByPartnerLoader, BatchLoader, PartnerLoader, ProgramVersionsLoader};
+use super::loaders::{
+    ApiKeysByPartnerLoader, BatchLoader, PartnerLoader, PluginVersionsLoader, ProgramVersionsLoader,
+};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::services::Services;
@@ -22,6 +24,7 @@ pub struct Loaders {
     pub partners: BatchLoader<PartnerLoader>,
     pub program_versions: BatchLoader<ProgramVersionsLoader>,
     pub api_keys_by_partner: BatchLoader<ApiKeysByPartnerLoader>,
+    pub plugin_versions: BatchLoader<PluginVersionsLoader>,
 }
 
 impl Loaders {
@@ -30,6 +33,7 @@ impl Loaders {
             partners: BatchLoader::new(PartnerLoader(services.clone())),
             program_versions: BatchLoader::new(ProgramVersionsLoader(services.clone())),
             api_keys_by_partner: BatchLoader::new(ApiKeysByPartnerLoader(services.clone())),
+            plugin_versions: BatchLoader::new(PluginVersionsLoader(services.clone())),
         }
     }
 }

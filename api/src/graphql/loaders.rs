@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::entity::{api_key, partner, program_parameter_version};
 use crate::error::{ApiError, ApiResult};
+use crate::services::plugins::PluginSummary;
 use crate::services::Services;
 
 /// Largest number of keys in one query.
@@ -137,5 +138,16 @@ impl BatchLoad for ApiKeysByPartnerLoader {
 
     async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
         self.0.api_keys.by_partners(keys).await
+    }
+}
+
+/// Installed plugin versions of a program, newest first.
+pub struct PluginVersionsLoader(pub Services);
+
+impl BatchLoad for PluginVersionsLoader {
+    type Value = Vec<PluginSummary>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.plugins.versions(keys).await
     }
 }

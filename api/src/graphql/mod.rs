@@ -4,11 +4,13 @@
 
 pub mod catalog;
 pub mod context;
+pub mod eligibility;
 pub mod errors;
 pub mod loaders;
 pub mod meters;
 pub mod pagination;
 pub mod partners;
+pub mod plugins;
 pub mod programs;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
@@ -29,6 +31,7 @@ pub struct QueryRoot(
     meters::MeterQuery,
     programs::ProgramQuery,
     catalog::CatalogQuery,
+    eligibility::EligibilityQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +40,7 @@ pub struct MutationRoot(
     partners::PartnerMutation,
     meters::MeterMutation,
     programs::ProgramMutation,
+    plugins::PluginMutation,
 );
 
 pub type GridhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

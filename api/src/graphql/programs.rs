@@ -4,6 +4,7 @@ use async_graphql::{Context, Json, Object, Result, ID};
 use chrono::{DateTime, Utc};
 
 use super::context::ContextExt;
+use super::plugins::PluginVersion;
 use crate::domain::geo::{Iso, Region};
 use crate::domain::program::{
     MvKind, Parameter, ParameterChange, ParameterKind, ProgramSpec, ProgramStatus, Season,
@@ -112,6 +113,32 @@ impl Program {
         Ok(ParameterVersion(found.ok_or_else(|| {
             ApiError::not_found("parameter version in force at", at.to_rfc3339())
         })?))
+    }
+    /// Installed rules plugin versions, newest first.
+    async fn plugins(&self, ctx: &Context<'_>) -> Result<Vec<PluginVersion>> {
+        let versions = ctx
+            .loaders()?
+            .plugin_versions
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(versions
+            .unwrap_or_default()
+            .into_iter()
+            .map(PluginVersion)
+            .collect())
+    }
+    /// The plugin version that serves this program now.
+    async fn active_plugin(&self, ctx: &Context<'_>) -> Result<Option<PluginVersion>> {
+        let versions = ctx
+            .loaders()?
+            .plugin_versions
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(versions
+            .unwrap_or_default()
+            .into_iter()
+            .find(|v| v.active)
+            .map(PluginVersion))
     }
     /// Every parameter version, oldest first, including scheduled future ones.
     async fn parameter_history(&self, ctx: &Context<'_>) -> Result<Vec<ParameterVersion>> {

@@ -2,10 +2,12 @@
 //! the domain types, not GraphQL or HTTP.
 
 pub mod api_keys;
+pub mod eligibility;
 pub mod idempotency;
 pub mod meters;
 pub mod pagination;
 pub mod partners;
+pub mod plugins;
 pub mod programs;
 
 use crate::db::Db;
@@ -18,15 +20,27 @@ pub struct Services {
     pub partners: partners::PartnerService,
     pub meters: meters::MeterService,
     pub programs: programs::ProgramService,
+    pub plugins: plugins::PluginService,
+    pub eligibility: eligibility::EligibilityService,
 }
 
 impl Services {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, rules: std::sync::Arc<crate::rules::RulesHost>) -> Self {
+        let plugins = plugins::PluginService::new(db.clone(), rules);
+        let meters = meters::MeterService::new(db.clone());
+        let programs = programs::ProgramService::new(db.clone());
         Self {
+            eligibility: eligibility::EligibilityService::new(
+                db.clone(),
+                meters.clone(),
+                programs.clone(),
+                plugins.clone(),
+            ),
+            plugins,
             api_keys: api_keys::ApiKeyService::new(db.clone()),
             partners: partners::PartnerService::new(db.clone()),
-            meters: meters::MeterService::new(db.clone()),
-            programs: programs::ProgramService::new(db.clone()),
+            meters,
+            programs,
             db,
         }
     }

@@ -1,0 +1,132 @@
+//! Eligibility of meters for programs, decided by each program's plugin. One
+//! plugin call evaluates a whole batch of meters.
+
+use chrono::Utc;
+
+use crate::auth::Principal;
+use crate::db::Db;
+use crate::entity::meter;
+use crate::error::{ApiError, ApiResult};
+use crate::rules::{convert, wit};
+use crate::services::meters::MeterService;
+use crate::services::plugins::PluginService;
+use crate::services::programs::ProgramService;
+
+/// The largest batch evaluated in one plugin call.
+pub const MAX_METERS_PER_CALL: usize = 1000;
+
+/// A meter's verdict for a program, with the plugin version that decided it.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub meter: meter::Model,
+    pub program_id: String,
+    pub eligibility: wit::Eligibility,
+    pub plugin_id: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+    pub parameter_version_id: String,
+}
+
+#[derive(Clone)]
+pub struct EligibilityService {
+    meters: MeterService,
+    programs: ProgramService,
+    plugins: PluginService,
+}
+
+impl EligibilityService {
+    pub fn new(
+        _db: Db,
+        meters: MeterService,
+        programs: ProgramService,
+        plugins: PluginService,
+    ) -> Self {
+        Self {
+            meters,
+            programs,
+            plugins,
+        }
+    }
+
+    /// Evaluates meters (of the principal's partner) for one program.
+    pub async fn evaluate(
+        &self,
+        principal: &Principal,
+        program_id: &str,
+        meter_ids: &[String],
+        committed_kw: Option<f64>,
+    ) -> ApiResult<Vec<Verdict>> {
+        if meter_ids.is_empty() || meter_ids.len() > MAX_METERS_PER_CALL {
+            return Err(ApiError::validation(
+                "meterIds",
+                format!("give 1 to {MAX_METERS_PER_CALL} meter ids"),
+            ));
+        }
+        let tenant = principal.tenant(None)?;
+        let mut found = self.meters.by_ids(&tenant, meter_ids).await?;
+        let meters: Vec<meter::Model> = meter_ids
+            .iter()
+            .map(|id| {
+                found
+                    .remove(id)
+                    .ok_or_else(|| ApiError::not_found("meter", id))
+            })
+            .collect::<ApiResult<_>>()?;
+        self.programs.get(program_id).await?;
+        let requests = meters
+            .iter()
+            .map(|m| enrollment_request(m, committed_kw))
+            .collect();
+        self.run(program_id, meters, requests).await
+    }
+
+    /// Runs the program's plugin over prepared requests.
+    pub async fn run(
+        &self,
+        program_id: &str,
+        meters: Vec<meter::Model>,
+        requests: Vec<wit::EnrollmentRequest>,
+    ) -> ApiResult<Vec<Verdict>> {
+        let active = self.plugins.active_for(program_id).await?;
+        let parameters = self.programs.parameters_at(program_id, Utc::now()).await?;
+        let params_json = parameter_object(&parameters.parameters)?;
+        let host = self.plugins.host().clone();
+        let plugin = active.plugin.clone();
+        let answers = tokio::task::spawn_blocking(move || {
+            host.check_eligibility(&plugin, &params_json, &requests)
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        Ok(meters
+            .into_iter()
+            .zip(answers)
+            .map(|(meter, eligibility)| Verdict {
+                meter,
+                program_id: program_id.to_owned(),
+                eligibility,
+                plugin_id: active.record_id.clone(),
+                plugin_version: active.plugin.info.plugin_version.clone(),
+                plugin_sha256: active.plugin.sha256.clone(),
+                parameter_version_id: parameters.id.clone(),
+            })
+            .collect())
+    }
+}
+
+pub fn enrollment_request(m: &meter::Model, committed_kw: Option<f64>) -> wit::EnrollmentRequest {
+    wit::EnrollmentRequest {
+        meter: convert::meter(m),
+        committed_kw: committed_kw.or(m.capacity_kw),
+        start_date: Utc::now().date_naive().to_string(),
+        interval_history_days: 0,
+        other_enrollments: Vec::new(),
+    }
+}
+
+/// A parameter version's list as the `{ key: value }` object plugins read.
+pub fn parameter_object(parameters: &serde_json::Value) -> ApiResult<String> {
+    let list: Vec<crate::domain::program::Parameter> = serde_json::from_value(parameters.clone())?;
+    let object: serde_json::Map<String, serde_json::Value> =
+        list.into_iter().map(|p| (p.key, p.value)).collect();
+    Ok(serde_json::Value::Object(object).to_string())
+}
