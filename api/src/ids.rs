@@ -12,6 +12,7 @@ pub const IDEMPOTENCY_RECORD: &str = "idm";
 pub const PLUGIN: &str = "plg";
 pub const ENROLLMENT: &str = "enr";
 pub const ENROLLMENT_HISTORY: &str = "enh";
+pub const IDLE_PERIOD: &str = "idl";
 
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())

@@ -57,6 +57,18 @@ enum EnrollmentHistory {
 }
 
 #[derive(DeriveIden)]
+enum EnrollmentIdlePeriods {
+    Table,
+    Id,
+    EnrollmentId,
+    StartDate,
+    EndDate,
+    Reason,
+    CreatedBy,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 enum Programs {
     Table,
     Id,
@@ -255,11 +267,57 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(EnrollmentIdlePeriods::Table)
+                    .col(
+                        ColumnDef::new(EnrollmentIdlePeriods::Id)
+                            .string()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(text(EnrollmentIdlePeriods::EnrollmentId))
+                    .col(
+                        ColumnDef::new(EnrollmentIdlePeriods::StartDate)
+                            .date()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(EnrollmentIdlePeriods::EndDate)
+                            .date()
+                            .not_null(),
+                    )
+                    .col(text_null(EnrollmentIdlePeriods::Reason))
+                    .col(text_null(EnrollmentIdlePeriods::CreatedBy))
+                    .col(ts(EnrollmentIdlePeriods::CreatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                EnrollmentIdlePeriods::Table,
+                                EnrollmentIdlePeriods::EnrollmentId,
+                            )
+                            .to(Enrollments::Table, Enrollments::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_enrollment_idle_enrollment")
+                    .table(EnrollmentIdlePeriods::Table)
+                    .col(EnrollmentIdlePeriods::EnrollmentId)
+                    .col(EnrollmentIdlePeriods::StartDate)
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            EnrollmentIdlePeriods::Table.into_iden(),
             EnrollmentHistory::Table.into_iden(),
             Enrollments::Table.into_iden(),
             Plugins::Table.into_iden(),

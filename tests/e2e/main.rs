@@ -4,6 +4,7 @@
 
 mod auth;
 mod dataloader;
+mod enrollments;
 mod http_spec;
 mod idempotency;
 mod meters;

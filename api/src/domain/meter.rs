@@ -5,6 +5,7 @@ use async_graphql::{InputObject, Json, MaybeUndefined};
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::date::Date;
 use super::geo::{self, Iso, Region};
 use super::string_enum;
 use crate::error::FieldError;
@@ -111,7 +112,7 @@ pub struct MeterSpec {
     pub esi_id: Option<String>,
     /// Con Edison network tier; Con Edison meters only.
     pub network_tier: Option<NetworkTier>,
-    pub commercial_operation_date: Option<NaiveDate>,
+    pub commercial_operation_date: Option<Date>,
     /// Nameplate kW of renewable generation co-located with a storage device.
     pub colocated_renewable_kw: Option<f64>,
     /// Free-form partner attributes: a JSON object of at most 8 KiB.
@@ -150,7 +151,7 @@ pub struct MeterPatch {
     pub utility_service_id: MaybeUndefined<String>,
     pub esi_id: MaybeUndefined<String>,
     pub network_tier: MaybeUndefined<NetworkTier>,
-    pub commercial_operation_date: MaybeUndefined<NaiveDate>,
+    pub commercial_operation_date: MaybeUndefined<Date>,
     pub colocated_renewable_kw: MaybeUndefined<f64>,
     pub attributes: MaybeUndefined<Json<serde_json::Value>>,
 }
@@ -348,7 +349,7 @@ impl MeterSpec {
                 "applies to Con Edison (CONED) meters only".into(),
             );
         }
-        if let Some(date) = self.commercial_operation_date {
+        if let Some(Date(date)) = self.commercial_operation_date {
             let earliest = NaiveDate::from_ymd_opt(1980, 1, 1).expect("valid date");
             if date < earliest {
                 err(

@@ -2,6 +2,8 @@
 //! GraphQL names), the geography catalog, meter and program specifications with
 //! their validation. Nothing here touches the database.
 
+pub mod date;
+pub mod enrollment;
 pub mod geo;
 pub mod meter;
 pub mod program;

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod enrollment;
 pub mod enrollment_history;
+pub mod enrollment_idle_period;
 pub mod idempotency_record;
 pub mod meter;
 pub mod partner;

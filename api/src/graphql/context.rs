@@ -4,7 +4,9 @@
 use async_graphql::Context;
 
 use super::loaders::{
-    ApiKeysByPartnerLoader, BatchLoader, PartnerLoader, PluginVersionsLoader, ProgramVersionsLoader,
+    ApiKeysByPartnerLoader, BatchLoader, EnrollmentHistoryLoader, EnrollmentsByMeterLoader,
+    IdlePeriodLoader, MeterLoader, PartnerLoader, PluginVersionsLoader, ProgramLoader,
+    ProgramVersionsLoader,
 };
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
@@ -25,6 +27,11 @@ pub struct Loaders {
     pub program_versions: BatchLoader<ProgramVersionsLoader>,
     pub api_keys_by_partner: BatchLoader<ApiKeysByPartnerLoader>,
     pub plugin_versions: BatchLoader<PluginVersionsLoader>,
+    pub meters: BatchLoader<MeterLoader>,
+    pub programs: BatchLoader<ProgramLoader>,
+    pub enrollments_by_meter: BatchLoader<EnrollmentsByMeterLoader>,
+    pub enrollment_history: BatchLoader<EnrollmentHistoryLoader>,
+    pub idle_periods: BatchLoader<IdlePeriodLoader>,
 }
 
 impl Loaders {
@@ -34,6 +41,11 @@ impl Loaders {
             program_versions: BatchLoader::new(ProgramVersionsLoader(services.clone())),
             api_keys_by_partner: BatchLoader::new(ApiKeysByPartnerLoader(services.clone())),
             plugin_versions: BatchLoader::new(PluginVersionsLoader(services.clone())),
+            meters: BatchLoader::new(MeterLoader(services.clone())),
+            programs: BatchLoader::new(ProgramLoader(services.clone())),
+            enrollments_by_meter: BatchLoader::new(EnrollmentsByMeterLoader(services.clone())),
+            enrollment_history: BatchLoader::new(EnrollmentHistoryLoader(services.clone())),
+            idle_periods: BatchLoader::new(IdlePeriodLoader(services.clone())),
         }
     }
 }

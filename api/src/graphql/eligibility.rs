@@ -1,33 +1,23 @@
 //! Eligibility answers from the program plugins.
 
-use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Object, Result, ID};
 
 use super::context::ContextExt;
 use super::meters::Meter;
+use crate::domain::enrollment::Reason;
 use crate::rules::wit;
 use crate::services::eligibility::Verdict;
 
-/// Why a meter is not eligible, and what would fix it.
-#[derive(SimpleObject, Clone)]
-pub struct IneligibilityReason {
-    /// Stable machine code from the program's rules, e.g. `UTILITY_NOT_ELIGIBLE`.
-    pub code: String,
-    pub message: String,
-    /// The action that would make the meter eligible.
-    pub action: String,
-    /// The meter field concerned, if any.
-    pub field: Option<String>,
-}
-
-impl From<wit::Reason> for IneligibilityReason {
-    fn from(r: wit::Reason) -> Self {
-        Self {
-            code: r.code,
-            message: r.message,
-            action: r.action,
-            field: r.field,
-        }
-    }
+/// Contract reasons as API reasons.
+pub fn reasons(list: &[wit::Reason]) -> Vec<Reason> {
+    list.iter()
+        .map(|r| Reason {
+            code: r.code.clone(),
+            message: r.message.clone(),
+            action: r.action.clone(),
+            field: r.field.clone(),
+        })
+        .collect()
 }
 
 pub struct EligibilityResult(pub Verdict);
@@ -40,17 +30,21 @@ impl EligibilityResult {
     async fn program_id(&self) -> ID {
         ID(self.0.program_id.clone())
     }
+    async fn program(&self, ctx: &Context<'_>) -> Result<super::programs::Program> {
+        let p = ctx
+            .loaders()?
+            .programs
+            .load_one(self.0.program_id.clone())
+            .await?;
+        Ok(super::programs::Program(p.ok_or_else(|| {
+            crate::error::ApiError::not_found("program", self.0.program_id.clone())
+        })?))
+    }
     async fn eligible(&self) -> bool {
         self.0.eligibility.eligible
     }
-    async fn reasons(&self) -> Vec<IneligibilityReason> {
-        self.0
-            .eligibility
-            .reasons
-            .iter()
-            .cloned()
-            .map(Into::into)
-            .collect()
+    async fn reasons(&self) -> Vec<Reason> {
+        reasons(&self.0.eligibility.reasons)
     }
     /// The plugin version that decided.
     async fn plugin_version(&self) -> &str {
@@ -84,6 +78,18 @@ impl EligibilityQuery {
             .eligibility
             .evaluate(p, &program_id, &ids, committed_kw)
             .await?;
+        Ok(verdicts.into_iter().map(EligibilityResult).collect())
+    }
+
+    /// One meter against every program with rules installed: where it is
+    /// eligible, and for the others what is missing ("optimize enrollments").
+    async fn program_eligibility(
+        &self,
+        ctx: &Context<'_>,
+        meter_id: ID,
+    ) -> Result<Vec<EligibilityResult>> {
+        let p = ctx.principal()?;
+        let verdicts = ctx.services()?.eligibility.for_meter(p, &meter_id).await?;
         Ok(verdicts.into_iter().map(EligibilityResult).collect())
     }
 }

@@ -151,3 +151,57 @@ impl BatchLoad for PluginVersionsLoader {
         self.0.plugins.versions(keys).await
     }
 }
+
+/// Meters by id, for nested fields of records already checked for tenancy.
+pub struct MeterLoader(pub Services);
+
+impl BatchLoad for MeterLoader {
+    type Value = crate::entity::meter::Model;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.meters.by_ids(&crate::auth::Tenant::All, keys).await
+    }
+}
+
+pub struct ProgramLoader(pub Services);
+
+impl BatchLoad for ProgramLoader {
+    type Value = crate::entity::program::Model;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.programs.by_ids(keys).await
+    }
+}
+
+/// Enrollments of a meter.
+pub struct EnrollmentsByMeterLoader(pub Services);
+
+impl BatchLoad for EnrollmentsByMeterLoader {
+    type Value = Vec<crate::entity::enrollment::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.enrollments.by_meters(keys).await
+    }
+}
+
+/// Status history of an enrollment, oldest first.
+pub struct EnrollmentHistoryLoader(pub Services);
+
+impl BatchLoad for EnrollmentHistoryLoader {
+    type Value = Vec<crate::entity::enrollment_history::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.enrollments.history_of(keys).await
+    }
+}
+
+/// Idle periods of an enrollment.
+pub struct IdlePeriodLoader(pub Services);
+
+impl BatchLoad for IdlePeriodLoader {
+    type Value = Vec<crate::entity::enrollment_idle_period::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.enrollments.idle_periods_of(keys).await
+    }
+}

@@ -1,7 +1,9 @@
 //! Meters: the partner's inventory.
 
 use async_graphql::{Context, Json, Object, Result, SimpleObject, ID};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::domain::date::Date;
 
 use super::context::ContextExt;
 use super::pagination::PageInfo;
@@ -127,8 +129,8 @@ impl Meter {
             .map(NetworkTier::from_db)
             .transpose()?)
     }
-    async fn commercial_operation_date(&self) -> Option<NaiveDate> {
-        self.0.commercial_operation_date
+    async fn commercial_operation_date(&self) -> Option<Date> {
+        self.0.commercial_operation_date.map(Date)
     }
     async fn colocated_renewable_kw(&self) -> Option<f64> {
         self.0.colocated_renewable_kw
@@ -136,6 +138,19 @@ impl Meter {
     /// The partner's free-form attributes (a JSON object).
     async fn attributes(&self) -> Json<serde_json::Value> {
         Json(self.0.attributes.clone())
+    }
+    /// The meter's enrollments in programs.
+    async fn enrollments(&self, ctx: &Context<'_>) -> Result<Vec<super::enrollments::Enrollment>> {
+        let rows = ctx
+            .loaders()?
+            .enrollments_by_meter
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(super::enrollments::Enrollment)
+            .collect())
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -345,7 +360,10 @@ impl MeterMutation {
     /// Changes some fields of a meter; `null` clears a field.
     async fn update_meter(&self, ctx: &Context<'_>, id: ID, input: MeterPatch) -> Result<Meter> {
         let p = ctx.principal()?;
-        Ok(Meter(ctx.services()?.meters.update(p, &id, input).await?))
+        let services = ctx.services()?;
+        let updated = services.meters.update(p, &id, input).await?;
+        services.enrollments.after_meter_change(&updated.id).await;
+        Ok(Meter(updated))
     }
 
     /// Deactivates a meter; it stays queryable with status INACTIVE.

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod context;
 pub mod eligibility;
+pub mod enrollments;
 pub mod errors;
 pub mod loaders;
 pub mod meters;
@@ -32,6 +33,7 @@ pub struct QueryRoot(
     programs::ProgramQuery,
     catalog::CatalogQuery,
     eligibility::EligibilityQuery,
+    enrollments::EnrollmentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct MutationRoot(
     meters::MeterMutation,
     programs::ProgramMutation,
     plugins::PluginMutation,
+    enrollments::EnrollmentMutation,
 );
 
 pub type GridhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -77,18 +77,26 @@ impl PluginMutation {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(wasm_base64.trim())
             .map_err(|_| ApiError::validation("wasmBase64", "is not valid base64"))?;
-        let record = ctx
-            .services()?
+        let services = ctx.services()?;
+        let record = services
             .plugins
             .install(p, &program_id, bytes, activate.unwrap_or(true))
             .await?;
+        if record.active {
+            services.enrollments.after_program_change(&program_id).await;
+        }
         Ok(PluginVersion(record.into()))
     }
 
     /// Makes an installed version the active one: how to roll back (ANALYST or ADMIN).
     async fn activate_plugin_version(&self, ctx: &Context<'_>, id: ID) -> Result<PluginVersion> {
         let p = ctx.principal()?;
-        let record = ctx.services()?.plugins.activate(p, &id).await?;
+        let services = ctx.services()?;
+        let record = services.plugins.activate(p, &id).await?;
+        services
+            .enrollments
+            .after_program_change(&record.program_id)
+            .await;
         Ok(PluginVersion(record.into()))
     }
 }

@@ -307,11 +307,12 @@ impl ProgramMutation {
             effective_from,
             note,
         };
-        let created = ctx
-            .services()?
+        let services = ctx.services()?;
+        let created = services
             .programs
             .update_parameters(p, &program_id, update)
             .await?;
+        services.enrollments.after_program_change(&program_id).await;
         Ok(ParameterVersion(created))
     }
 }

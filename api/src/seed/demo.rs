@@ -79,7 +79,7 @@ fn battery(
         utility_service_id: None,
         esi_id: None,
         network_tier: None,
-        commercial_operation_date: chrono::NaiveDate::from_ymd_opt(2023, 6, 1),
+        commercial_operation_date: chrono::NaiveDate::from_ymd_opt(2023, 6, 1).map(Into::into),
         colocated_renewable_kw: Some(kw * 1.5),
         attributes: None,
     }

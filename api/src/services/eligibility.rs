@@ -80,6 +80,35 @@ impl EligibilityService {
         self.run(program_id, meters, requests).await
     }
 
+    /// A meter against every program that has an active plugin: which it may
+    /// join and what is missing for the others.
+    pub async fn for_meter(
+        &self,
+        principal: &Principal,
+        meter_id: &str,
+    ) -> ApiResult<Vec<Verdict>> {
+        let meter = self.meters.get(principal, meter_id).await?;
+        let mut verdicts = Vec::new();
+        for program in self.programs.list().await? {
+            if program.status != "ACTIVE" {
+                continue;
+            }
+            let request = enrollment_request(&meter, None);
+            match self
+                .run(&program.id, vec![meter.clone()], vec![request])
+                .await
+            {
+                Ok(mut v) => verdicts.append(&mut v),
+                Err(ApiError::Plugin {
+                    code: "PLUGIN_NOT_INSTALLED",
+                    ..
+                }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(verdicts)
+    }
+
     /// Runs the program's plugin over prepared requests.
     pub async fn run(
         &self,

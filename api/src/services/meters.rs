@@ -512,7 +512,7 @@ fn write_spec(row: &mut meter::ActiveModel, spec: &MeterSpec) {
     row.utility_service_id = Set(spec.utility_service_id.clone());
     row.esi_id = Set(spec.esi_id.clone());
     row.network_tier = Set(spec.network_tier.map(|t| t.as_str().to_owned()));
-    row.commercial_operation_date = Set(spec.commercial_operation_date);
+    row.commercial_operation_date = Set(spec.commercial_operation_date.map(Into::into));
     row.colocated_renewable_kw = Set(spec.colocated_renewable_kw);
     row.attributes = Set(spec
         .attributes
@@ -558,7 +558,7 @@ pub fn to_spec(m: &meter::Model) -> ApiResult<MeterSpec> {
             .as_deref()
             .map(NetworkTier::from_db)
             .transpose()?,
-        commercial_operation_date: m.commercial_operation_date,
+        commercial_operation_date: m.commercial_operation_date.map(Into::into),
         colocated_renewable_kw: m.colocated_renewable_kw,
         attributes: (!empty_attributes).then(|| Json(m.attributes.clone())),
     })

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod eligibility;
+pub mod enrollments;
 pub mod idempotency;
 pub mod meters;
 pub mod pagination;
@@ -22,6 +23,7 @@ pub struct Services {
     pub programs: programs::ProgramService,
     pub plugins: plugins::PluginService,
     pub eligibility: eligibility::EligibilityService,
+    pub enrollments: enrollments::EnrollmentService,
 }
 
 impl Services {
@@ -29,13 +31,21 @@ impl Services {
         let plugins = plugins::PluginService::new(db.clone(), rules);
         let meters = meters::MeterService::new(db.clone());
         let programs = programs::ProgramService::new(db.clone());
+        let eligibility = eligibility::EligibilityService::new(
+            db.clone(),
+            meters.clone(),
+            programs.clone(),
+            plugins.clone(),
+        );
         Self {
-            eligibility: eligibility::EligibilityService::new(
+            enrollments: enrollments::EnrollmentService::new(
                 db.clone(),
                 meters.clone(),
                 programs.clone(),
                 plugins.clone(),
+                eligibility.clone(),
             ),
+            eligibility,
             plugins,
             api_keys: api_keys::ApiKeyService::new(db.clone()),
             partners: partners::PartnerService::new(db.clone()),
