@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds plugin crates to wasm32-unknown-unknown and copies the modules to
 # target/plugins/<crate>.wasm: every crate under plugins/, or only the crate
-# directories given as arguments. PLUGIN_OUT_SUFFIX=-v2 names the copies
+# directories given as arguments. PLUGIN_OUT_DIR changes the output folder;
+# PLUGIN_OUT_SUFFIX=-v2 names the copies
 # <crate>-v2.wasm (tests build a second version of a plugin that way).
 #
 # Toolchain: the rustup target wasm32-unknown-unknown when it can be had;
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=target/plugins
+out=${PLUGIN_OUT_DIR:-target/plugins}
 mkdir -p "$out"
 choice=${GRIDHUB_WASM_TOOLCHAIN:-auto}
 

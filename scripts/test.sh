@@ -18,8 +18,8 @@ cargo build --workspace --all-targets --locked
 # The plugins the tests install: the program plugins, and misbehaving ones
 # for the sandbox tests (plus a second version of one, for upgrade and rollback).
 scripts/build-plugins.sh
-scripts/build-plugins.sh tests/plugins/hostile tests/plugins/wrong-contract
-HOSTILE_VERSION=0.2.0 PLUGIN_OUT_SUFFIX=-v2 scripts/build-plugins.sh tests/plugins/hostile
+PLUGIN_OUT_DIR=target/test-plugins scripts/build-plugins.sh tests/plugins/hostile tests/plugins/wrong-contract tests/plugins/bench-baseline
+HOSTILE_VERSION=0.2.0 PLUGIN_OUT_DIR=target/test-plugins PLUGIN_OUT_SUFFIX=-v2 scripts/build-plugins.sh tests/plugins/hostile
 
 echo "==> tests on SQLite"
 GRIDHUB_TEST_POSTGRES_URL= cargo test --workspace --locked

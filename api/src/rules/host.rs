@@ -351,6 +351,79 @@ impl RulesHost {
     }
 }
 
+impl RulesHost {
+    /// Baselines for many meters in one call; one result per request.
+    pub fn compute_baselines(
+        &self,
+        plugin: &LoadedPlugin,
+        params: &str,
+        requests: &[wit::BaselineRequest],
+    ) -> Result<Vec<Result<wit::Baseline, PluginError>>, PluginError> {
+        let answers = self.call(plugin, |p, store| {
+            p.gridhub_rules_program()
+                .call_compute_baselines(store, params, requests)
+        })?;
+        if answers.len() != requests.len() {
+            return Err(PluginError::Malformed {
+                plugin: plugin.label.clone(),
+                message: format!("{} baselines for {} meters", answers.len(), requests.len()),
+            });
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| a.map_err(|e| rule_error(plugin, e)))
+            .collect())
+    }
+
+    /// Settlements for many meters in one call; one result per request.
+    pub fn settle(
+        &self,
+        plugin: &LoadedPlugin,
+        params: &str,
+        requests: &[wit::SettlementRequest],
+    ) -> Result<Vec<Result<wit::Settlement, PluginError>>, PluginError> {
+        let answers = self.call(plugin, |p, store| {
+            p.gridhub_rules_program()
+                .call_settle(store, params, requests)
+        })?;
+        if answers.len() != requests.len() {
+            return Err(PluginError::Malformed {
+                plugin: plugin.label.clone(),
+                message: format!(
+                    "{} settlements for {} meters",
+                    answers.len(),
+                    requests.len()
+                ),
+            });
+        }
+        answers
+            .into_iter()
+            .map(|a| match a {
+                Ok(s) => check_amounts(plugin, s).map(Ok),
+                Err(e) => Ok(Err(rule_error(plugin, e))),
+            })
+            .collect()
+    }
+}
+
+/// Money must come back as exact decimals; anything else is malformed output.
+fn check_amounts(
+    plugin: &LoadedPlugin,
+    s: wit::Settlement,
+) -> Result<wit::Settlement, PluginError> {
+    for item in &s.line_items {
+        for (what, text) in [("amount", &item.amount), ("rate", &item.rate)] {
+            if text.parse::<rust_decimal::Decimal>().is_err() {
+                return Err(PluginError::Malformed {
+                    plugin: plugin.label.clone(),
+                    message: format!("line item {} has {what} `{text}`, not a decimal", item.code),
+                });
+            }
+        }
+    }
+    Ok(s)
+}
+
 pub fn rule_error(plugin: &LoadedPlugin, err: wit::RuleError) -> PluginError {
     let (kind, message) = match err {
         wit::RuleError::InsufficientHistory(m) => ("insufficient history", m),

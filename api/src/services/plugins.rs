@@ -146,7 +146,13 @@ impl PluginService {
             .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
         {
             let bytes = std::fs::read(&path).map_err(ApiError::internal)?;
-            let loaded = self.load(bytes.clone()).await?;
+            let loaded = match self.load(bytes.clone()).await {
+                Ok(l) => l,
+                Err(err) => {
+                    tracing::warn!(?path, %err, "skipping a bundled file that is not a usable plugin");
+                    continue;
+                }
+            };
             let Some(program) = program::Entity::find()
                 .filter(program::Column::Code.eq(loaded.info.program_code.clone()))
                 .one(self.db.conn())
