@@ -218,14 +218,18 @@ impl TestServer {
     }
 }
 
-/// A plugin built by `scripts/build-plugins.sh` (see `scripts/test.sh`).
+/// A plugin built by `scripts/build-plugins.sh`: a program plugin from
+/// `target/plugins/`, or a test plugin (`plugin-test-*`) from `target/test-plugins/`.
 pub fn plugin_bytes(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../target/plugins/{name}.wasm",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../target");
+    let dir = if name.starts_with("plugin-test-") {
+        "test-plugins"
+    } else {
+        "plugins"
+    };
+    let path = format!("{root}/{dir}/{name}.wasm");
     std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}. Build the plugins first: scripts/build-plugins.sh (scripts/test.sh does it)")
+        panic!("{path}: {e}. Build the plugins first (scripts/test.sh does it)")
     })
 }
 
