@@ -5,20 +5,8 @@ use async_graphql::{Context, Object, Result, ID};
 use super::context::ContextExt;
 use super::meters::Meter;
 use crate::domain::enrollment::Reason;
-use crate::rules::wit;
+use crate::rules::convert;
 use crate::services::eligibility::Verdict;
-
-/// Contract reasons as API reasons.
-pub fn reasons(list: &[wit::Reason]) -> Vec<Reason> {
-    list.iter()
-        .map(|r| Reason {
-            code: r.code.clone(),
-            message: r.message.clone(),
-            action: r.action.clone(),
-            field: r.field.clone(),
-        })
-        .collect()
-}
 
 pub struct EligibilityResult(pub Verdict);
 
@@ -44,7 +32,7 @@ impl EligibilityResult {
         self.0.eligibility.eligible
     }
     async fn reasons(&self) -> Vec<Reason> {
-        reasons(&self.0.eligibility.reasons)
+        convert::reasons(&self.0.eligibility.reasons)
     }
     /// The plugin version that decided.
     async fn plugin_version(&self) -> &str {

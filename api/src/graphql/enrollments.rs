@@ -224,12 +224,11 @@ impl EnrollmentQuery {
             })
             .collect();
         Ok(EnrollmentConnection {
-            page_info: PageInfo {
-                has_next_page: result.has_next_page,
-                has_previous_page: result.has_previous_page,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
+            page_info: PageInfo::from_cursors(
+                edges.iter().map(|e| &e.cursor),
+                result.has_next_page,
+                result.has_previous_page,
+            ),
             edges,
         })
     }

@@ -265,12 +265,11 @@ impl MeterQuery {
             })
             .collect();
         Ok(MeterConnection {
-            page_info: PageInfo {
-                has_next_page: result.has_next_page,
-                has_previous_page: result.has_previous_page,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
+            page_info: PageInfo::from_cursors(
+                edges.iter().map(|e| &e.cursor),
+                result.has_next_page,
+                result.has_previous_page,
+            ),
             edges,
             partner_id,
             filter,

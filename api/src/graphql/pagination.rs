@@ -8,3 +8,24 @@ pub struct PageInfo {
     pub start_cursor: Option<String>,
     pub end_cursor: Option<String>,
 }
+
+impl PageInfo {
+    /// Page info for edges whose cursors are given in order.
+    pub fn from_cursors<'a>(
+        mut cursors: impl DoubleEndedIterator<Item = &'a String>,
+        has_next_page: bool,
+        has_previous_page: bool,
+    ) -> Self {
+        let start_cursor = cursors.next().cloned();
+        let end_cursor = cursors
+            .next_back()
+            .cloned()
+            .or_else(|| start_cursor.clone());
+        Self {
+            has_next_page,
+            has_previous_page,
+            start_cursor,
+            end_cursor,
+        }
+    }
+}

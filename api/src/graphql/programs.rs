@@ -25,18 +25,25 @@ impl Program {
             .unwrap_or_default())
     }
 
-    /// The version in force now: the latest `effectiveFrom` not in the future.
-    async fn current(&self, ctx: &Context<'_>) -> Result<ParameterVersion> {
-        let now = Utc::now();
-        self.versions(ctx)
+    /// The version in force at `at`: the latest `effectiveFrom` not after it.
+    async fn version_at(
+        &self,
+        ctx: &Context<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<ParameterVersion>> {
+        Ok(self
+            .versions(ctx)
             .await?
             .into_iter()
-            .filter(|v| v.effective_from <= now)
+            .filter(|v| v.effective_from <= at)
             .max_by_key(|v| (v.effective_from, v.version))
-            .map(ParameterVersion)
-            .ok_or_else(|| {
-                ApiError::internal(format!("program {} has no parameters", self.0.id)).into()
-            })
+            .map(ParameterVersion))
+    }
+
+    async fn current(&self, ctx: &Context<'_>) -> Result<ParameterVersion> {
+        self.version_at(ctx, Utc::now()).await?.ok_or_else(|| {
+            ApiError::internal(format!("program {} has no parameters", self.0.id)).into()
+        })
     }
 }
 
@@ -104,15 +111,9 @@ impl Program {
         ctx: &Context<'_>,
         at: DateTime<Utc>,
     ) -> Result<ParameterVersion> {
-        let found = self
-            .versions(ctx)
-            .await?
-            .into_iter()
-            .filter(|v| v.effective_from <= at)
-            .max_by_key(|v| (v.effective_from, v.version));
-        Ok(ParameterVersion(found.ok_or_else(|| {
-            ApiError::not_found("parameter version in force at", at.to_rfc3339())
-        })?))
+        self.version_at(ctx, at).await?.ok_or_else(|| {
+            ApiError::not_found("parameter version in force at", at.to_rfc3339()).into()
+        })
     }
     /// Installed rules plugin versions, newest first.
     async fn plugins(&self, ctx: &Context<'_>) -> Result<Vec<PluginVersion>> {

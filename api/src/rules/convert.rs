@@ -1,6 +1,7 @@
 //! From platform records to contract types.
 
 use super::wit;
+use crate::domain::enrollment::Reason;
 use crate::entity::meter;
 
 pub fn meter(m: &meter::Model) -> wit::Meter {
@@ -23,4 +24,15 @@ pub fn meter(m: &meter::Model) -> wit::Meter {
         esi_id: m.esi_id.clone(),
         attributes_json: m.attributes.to_string(),
     }
+}
+
+pub fn reasons(list: &[wit::Reason]) -> Vec<Reason> {
+    list.iter()
+        .map(|r| Reason {
+            code: r.code.clone(),
+            message: r.message.clone(),
+            action: r.action.clone(),
+            field: r.field.clone(),
+        })
+        .collect()
 }

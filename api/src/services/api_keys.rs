@@ -219,7 +219,7 @@ impl ApiKeyService {
 }
 
 impl ApiKeyService {
-    /// Keys grouped by partner (for DataLoaders).
+    /// Keys grouped by partner (for batch loaders).
     pub async fn by_partners(
         &self,
         partner_ids: &[String],
@@ -229,12 +229,9 @@ impl ApiKeyService {
             .order_by_asc(api_key::Column::Id)
             .all(self.db.conn())
             .await?;
-        let mut out: std::collections::HashMap<String, Vec<api_key::Model>> = Default::default();
-        for row in rows {
-            if let Some(pid) = row.partner_id.clone() {
-                out.entry(pid).or_default().push(row);
-            }
-        }
-        Ok(out)
+        // The filter guarantees every row has a partner.
+        Ok(super::group_by(rows, |k| {
+            k.partner_id.clone().unwrap_or_default()
+        }))
     }
 }

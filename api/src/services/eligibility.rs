@@ -4,12 +4,11 @@
 use chrono::Utc;
 
 use crate::auth::Principal;
-use crate::db::Db;
 use crate::entity::meter;
 use crate::error::{ApiError, ApiResult};
 use crate::rules::{convert, wit};
 use crate::services::meters::MeterService;
-use crate::services::plugins::PluginService;
+use crate::services::plugins::{ActivePlugin, PluginService};
 use crate::services::programs::ProgramService;
 
 /// The largest batch evaluated in one plugin call.
@@ -35,12 +34,7 @@ pub struct EligibilityService {
 }
 
 impl EligibilityService {
-    pub fn new(
-        _db: Db,
-        meters: MeterService,
-        programs: ProgramService,
-        plugins: PluginService,
-    ) -> Self {
+    pub fn new(meters: MeterService, programs: ProgramService, plugins: PluginService) -> Self {
         Self {
             meters,
             programs,
@@ -109,6 +103,29 @@ impl EligibilityService {
         Ok(verdicts)
     }
 
+    /// Portfolio-level rules for a partner's members in a program.
+    pub async fn portfolio(
+        &self,
+        program_id: &str,
+        members: &[wit::PortfolioMember],
+    ) -> ApiResult<wit::Eligibility> {
+        let (active, _, params) = self.prepare(program_id).await?;
+        let host = self.plugins.host().clone();
+        let members = members.to_vec();
+        tokio::task::spawn_blocking(move || host.check_portfolio(&active.plugin, &params, &members))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
+    }
+
+    /// The program's active plugin, parameter version in force and its JSON.
+    async fn prepare(&self, program_id: &str) -> ApiResult<(ActivePlugin, String, String)> {
+        let active = self.plugins.active_for(program_id).await?;
+        let parameters = self.programs.parameters_at(program_id, Utc::now()).await?;
+        let params = parameter_object(&parameters.parameters)?;
+        Ok((active, parameters.id, params))
+    }
+
     /// Runs the program's plugin over prepared requests.
     pub async fn run(
         &self,
@@ -116,9 +133,7 @@ impl EligibilityService {
         meters: Vec<meter::Model>,
         requests: Vec<wit::EnrollmentRequest>,
     ) -> ApiResult<Vec<Verdict>> {
-        let active = self.plugins.active_for(program_id).await?;
-        let parameters = self.programs.parameters_at(program_id, Utc::now()).await?;
-        let params_json = parameter_object(&parameters.parameters)?;
+        let (active, parameter_version_id, params_json) = self.prepare(program_id).await?;
         let host = self.plugins.host().clone();
         let plugin = active.plugin.clone();
         let answers = tokio::task::spawn_blocking(move || {
@@ -136,7 +151,7 @@ impl EligibilityService {
                 plugin_id: active.record_id.clone(),
                 plugin_version: active.plugin.info.plugin_version.clone(),
                 plugin_sha256: active.plugin.sha256.clone(),
-                parameter_version_id: parameters.id.clone(),
+                parameter_version_id: parameter_version_id.clone(),
             })
             .collect())
     }

@@ -15,7 +15,6 @@ use super::eligibility::{enrollment_request, EligibilityService, Verdict};
 use super::idempotency::{self, IdempotencyKey, Start};
 use super::meters::MeterService;
 use super::pagination::{Page, PageRequest};
-use super::plugins::PluginService;
 use super::programs::ProgramService;
 use crate::auth::{Principal, Tenant};
 use crate::db::{Db, WriteTxn};
@@ -26,7 +25,7 @@ use crate::entity::{
 };
 use crate::error::{ApiError, ApiResult, FieldError, Validator};
 use crate::ids;
-use crate::rules::wit;
+use crate::rules::{convert, wit};
 
 pub const MAX_BATCH: usize = 1000;
 
@@ -35,7 +34,6 @@ pub struct EnrollmentService {
     db: Db,
     meters: MeterService,
     programs: ProgramService,
-    plugins: PluginService,
     eligibility: EligibilityService,
 }
 
@@ -54,30 +52,17 @@ pub struct EnrollmentFilter {
     pub meter_ids: Option<Vec<String>>,
 }
 
-fn to_reasons(list: &[wit::Reason]) -> Vec<Reason> {
-    list.iter()
-        .map(|r| Reason {
-            code: r.code.clone(),
-            message: r.message.clone(),
-            action: r.action.clone(),
-            field: r.field.clone(),
-        })
-        .collect()
-}
-
 impl EnrollmentService {
     pub fn new(
         db: Db,
         meters: MeterService,
         programs: ProgramService,
-        plugins: PluginService,
         eligibility: EligibilityService,
     ) -> Self {
         Self {
             db,
             meters,
             programs,
-            plugins,
             eligibility,
         }
     }
@@ -174,7 +159,7 @@ impl EnrollmentService {
                 });
             }
         }
-        let portfolio = self.portfolio(program_id, &members).await?;
+        let portfolio = self.eligibility.portfolio(program_id, &members).await?;
 
         let now = Utc::now();
         let mut enrollment_ids = Vec::with_capacity(verdicts.len());
@@ -187,9 +172,9 @@ impl EnrollmentService {
                 EnrollmentStatus::Pending
             };
             let reasons = if verdict.eligibility.eligible && !portfolio.eligible {
-                to_reasons(&portfolio.reasons)
+                convert::reasons(&portfolio.reasons)
             } else {
-                to_reasons(&verdict.eligibility.reasons)
+                convert::reasons(&verdict.eligibility.reasons)
             };
             let id = upsert(
                 &txn,
@@ -212,27 +197,11 @@ impl EnrollmentService {
         let outcome = EnrollOutcome {
             enrollment_ids,
             portfolio_eligible: portfolio.eligible,
-            portfolio_reasons: to_reasons(&portfolio.reasons),
+            portfolio_reasons: convert::reasons(&portfolio.reasons),
         };
         idempotency::finish(txn, key.as_ref(), &outcome).await?;
         tracing::info!(program = %program.code, partner_id = %partner_id, count = outcome.enrollment_ids.len(), "meters enrolled");
         Ok(outcome)
-    }
-
-    async fn portfolio(
-        &self,
-        program_id: &str,
-        members: &[wit::PortfolioMember],
-    ) -> ApiResult<wit::Eligibility> {
-        let active = self.plugins.active_for(program_id).await?;
-        let parameters = self.programs.parameters_at(program_id, Utc::now()).await?;
-        let params = super::eligibility::parameter_object(&parameters.parameters)?;
-        let host = self.plugins.host().clone();
-        let members = members.to_vec();
-        tokio::task::spawn_blocking(move || host.check_portfolio(&active.plugin, &params, &members))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::from)
     }
 
     /// Codes of the programs each meter participates in.
@@ -416,11 +385,7 @@ impl EnrollmentService {
             .order_by_asc(enrollment::Column::Id)
             .all(self.db.conn())
             .await?;
-        let mut out: HashMap<String, Vec<enrollment::Model>> = HashMap::new();
-        for r in rows {
-            out.entry(r.meter_id.clone()).or_default().push(r);
-        }
-        Ok(out)
+        Ok(super::group_by(rows, |r| r.meter_id.clone()))
     }
 
     pub async fn history_of(
@@ -432,11 +397,7 @@ impl EnrollmentService {
             .order_by_asc(history::Column::Id)
             .all(self.db.conn())
             .await?;
-        let mut out: HashMap<String, Vec<history::Model>> = HashMap::new();
-        for r in rows {
-            out.entry(r.enrollment_id.clone()).or_default().push(r);
-        }
-        Ok(out)
+        Ok(super::group_by(rows, |r| r.enrollment_id.clone()))
     }
 
     pub async fn idle_periods_of(
@@ -448,11 +409,7 @@ impl EnrollmentService {
             .order_by_asc(idle::Column::StartDate)
             .all(self.db.conn())
             .await?;
-        let mut out: HashMap<String, Vec<idle::Model>> = HashMap::new();
-        for r in rows {
-            out.entry(r.enrollment_id.clone()).or_default().push(r);
-        }
-        Ok(out)
+        Ok(super::group_by(rows, |r| r.enrollment_id.clone()))
     }
 
     /// Re-decides the current enrollments of some meters (after they changed)
@@ -496,7 +453,7 @@ impl EnrollmentService {
                     (true, EnrollmentStatus::Ineligible) => EnrollmentStatus::Pending,
                     (true, s) => s,
                 };
-                let reasons = to_reasons(&verdict.eligibility.reasons);
+                let reasons = convert::reasons(&verdict.eligibility.reasons);
                 let old_reasons: Vec<Reason> =
                     serde_json::from_value(row.reasons.clone()).unwrap_or_default();
                 if now_status == was
@@ -549,7 +506,13 @@ impl EnrollmentService {
                 committed_kw: e.committed_kw.unwrap_or_default(),
             })
             .collect();
-        if members.is_empty() || !self.portfolio(program_id, &members).await?.eligible {
+        if members.is_empty()
+            || !self
+                .eligibility
+                .portfolio(program_id, &members)
+                .await?
+                .eligible
+        {
             return Ok(());
         }
         let txn = self.db.begin_write().await?;

@@ -11,7 +11,19 @@ pub mod partners;
 pub mod plugins;
 pub mod programs;
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 use crate::db::Db;
+
+/// Groups rows by a key, keeping their order (for batch loaders of nested lists).
+pub fn group_by<K: Hash + Eq, T>(rows: Vec<T>, key: impl Fn(&T) -> K) -> HashMap<K, Vec<T>> {
+    let mut out: HashMap<K, Vec<T>> = HashMap::new();
+    for row in rows {
+        out.entry(key(&row)).or_default().push(row);
+    }
+    out
+}
 
 /// All services, cheap to clone (each holds a pooled connection handle).
 #[derive(Clone)]
@@ -31,18 +43,13 @@ impl Services {
         let plugins = plugins::PluginService::new(db.clone(), rules);
         let meters = meters::MeterService::new(db.clone());
         let programs = programs::ProgramService::new(db.clone());
-        let eligibility = eligibility::EligibilityService::new(
-            db.clone(),
-            meters.clone(),
-            programs.clone(),
-            plugins.clone(),
-        );
+        let eligibility =
+            eligibility::EligibilityService::new(meters.clone(), programs.clone(), plugins.clone());
         Self {
             enrollments: enrollments::EnrollmentService::new(
                 db.clone(),
                 meters.clone(),
                 programs.clone(),
-                plugins.clone(),
                 eligibility.clone(),
             ),
             eligibility,

@@ -230,11 +230,7 @@ impl PluginService {
             .into_model::<PluginSummary>()
             .all(self.db.conn())
             .await?;
-        let mut out: HashMap<String, Vec<PluginSummary>> = HashMap::new();
-        for row in rows {
-            out.entry(row.program_id.clone()).or_default().push(row);
-        }
-        Ok(out)
+        Ok(super::group_by(rows, |r| r.program_id.clone()))
     }
 
     /// The plugin serving `program_id`, loading it on first use.
@@ -256,19 +252,15 @@ impl PluginService {
 
     /// Brings the in-memory active set in line with the database.
     pub async fn sync(&self) -> ApiResult<usize> {
-        let rows: Vec<(String, String, String)> = plugin::Entity::find()
+        let rows: Vec<(String, String)> = plugin::Entity::find()
             .select_only()
-            .columns([
-                plugin::Column::ProgramId,
-                plugin::Column::Id,
-                plugin::Column::Sha256,
-            ])
+            .columns([plugin::Column::ProgramId, plugin::Column::Id])
             .filter(plugin::Column::Active.eq(true))
             .into_tuple()
             .all(self.db.conn())
             .await?;
         let mut changed = 0;
-        for (program_id, record_id, _sha) in rows {
+        for (program_id, record_id) in rows {
             let current = self.read().get(&program_id).map(|a| a.record_id.clone());
             if current.as_deref() == Some(record_id.as_str()) {
                 continue;

@@ -82,11 +82,7 @@ impl ProgramService {
             .order_by_asc(version::Column::Version)
             .all(self.db.conn())
             .await?;
-        let mut out: HashMap<String, Vec<version::Model>> = HashMap::new();
-        for row in rows {
-            out.entry(row.program_id.clone()).or_default().push(row);
-        }
-        Ok(out)
+        Ok(super::group_by(rows, |r| r.program_id.clone()))
     }
 
     /// The parameter version in force at `at`.
