@@ -4,7 +4,7 @@
 use chrono::Utc;
 
 use crate::auth::Principal;
-use crate::entity::meter;
+use crate::entity::{meter, program};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::{convert, wit};
 use crate::services::meters::MeterService;
@@ -66,10 +66,11 @@ impl EligibilityService {
                     .ok_or_else(|| ApiError::not_found("meter", id))
             })
             .collect::<ApiResult<_>>()?;
-        self.programs.get(program_id).await?;
+        let program = self.programs.get(program_id).await?;
+        let today = local_today(&program);
         let requests = meters
             .iter()
-            .map(|m| enrollment_request(m, committed_kw))
+            .map(|m| enrollment_request(m, committed_kw, today))
             .collect();
         self.run(program_id, meters, requests).await
     }
@@ -87,7 +88,7 @@ impl EligibilityService {
             if program.status != "ACTIVE" {
                 continue;
             }
-            let request = enrollment_request(&meter, None);
+            let request = enrollment_request(&meter, None, local_today(&program));
             match self
                 .run(&program.id, vec![meter.clone()], vec![request])
                 .await
@@ -157,11 +158,28 @@ impl EligibilityService {
     }
 }
 
-pub fn enrollment_request(m: &meter::Model, committed_kw: Option<f64>) -> wit::EnrollmentRequest {
+/// Today's date in the program's time zone (where its days are judged).
+pub fn local_today(program: &program::Model) -> chrono::NaiveDate {
+    local_date(&program.timezone, Utc::now())
+}
+
+/// The calendar date of `at` in time zone `tz` (UTC if the zone is unknown).
+pub fn local_date(tz: &str, at: chrono::DateTime<Utc>) -> chrono::NaiveDate {
+    match tz.parse::<chrono_tz::Tz>() {
+        Ok(tz) => at.with_timezone(&tz).date_naive(),
+        Err(_) => at.date_naive(),
+    }
+}
+
+pub fn enrollment_request(
+    m: &meter::Model,
+    committed_kw: Option<f64>,
+    start_date: chrono::NaiveDate,
+) -> wit::EnrollmentRequest {
     wit::EnrollmentRequest {
         meter: convert::meter(m),
         committed_kw: committed_kw.or(m.capacity_kw),
-        start_date: Utc::now().date_naive().to_string(),
+        start_date: start_date.to_string(),
         interval_history_days: 0,
         other_enrollments: Vec::new(),
     }
@@ -173,4 +191,21 @@ pub fn parameter_object(parameters: &serde_json::Value) -> ApiResult<String> {
     let object: serde_json::Map<String, serde_json::Value> =
         list.into_iter().map(|p| (p.key, p.value)).collect();
     Ok(serde_json::Value::Object(object).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_date;
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    #[test]
+    fn dates_are_judged_in_the_program_zone() {
+        let at = Utc.with_ymd_and_hms(2026, 7, 1, 5, 0, 0).unwrap();
+        let june_30 = NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+        assert_eq!(local_date("America/Los_Angeles", at), june_30);
+        // 05:00Z is 22:00 PDT on June 30 but 01:00 EDT on July 1.
+        let july_1 = june_30.succ_opt().unwrap();
+        assert_eq!(local_date("America/New_York", at), july_1);
+        assert_eq!(local_date("Mars/Olympus", at), july_1);
+    }
 }

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::eligibility::{enrollment_request, EligibilityService, Verdict};
+use super::eligibility::{enrollment_request, local_today, EligibilityService, Verdict};
 use super::idempotency::{self, IdempotencyKey, Start};
 use super::meters::MeterService;
 use super::pagination::{Page, PageRequest};
@@ -105,14 +105,14 @@ impl EnrollmentService {
             .map(|k| IdempotencyKey::new(principal, k, "enrollMeters", &(program_id, &inputs)))
             .transpose()?;
 
-        let today = Utc::now().date_naive();
+        let today = local_today(&program);
         let others = self.participations(&ids).await?;
         let requests: Vec<wit::EnrollmentRequest> = meters
             .iter()
             .zip(&inputs)
             .map(|(m, input)| {
-                let mut r = enrollment_request(m, input.committed_kw);
-                r.start_date = input.start_date.map(|d| d.0).unwrap_or(today).to_string();
+                let start = input.start_date.map(|d| d.0).unwrap_or(today);
+                let mut r = enrollment_request(m, input.committed_kw, start);
                 r.other_enrollments = others
                     .get(&m.id)
                     .map(|codes| {
@@ -436,9 +436,7 @@ impl EnrollmentService {
             let mut models = Vec::new();
             for e in chunk {
                 if let Some(m) = meters.remove(&e.meter_id) {
-                    let mut r = enrollment_request(&m, e.committed_kw);
-                    r.start_date = e.start_date.to_string();
-                    requests.push(r);
+                    requests.push(enrollment_request(&m, e.committed_kw, e.start_date));
                     models.push(m);
                     rows.push(e.clone());
                 }
