@@ -215,10 +215,12 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Configuration of the one-shot commands: they compile no plugins worth caching.
 fn config(db: DbArgs, demo: bool) -> ServerConfig {
     ServerConfig {
         database_url: db.database_url,
         demo,
+        plugin_cache_dir: None,
         ..ServerConfig::default()
     }
 }

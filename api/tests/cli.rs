@@ -80,6 +80,8 @@ async fn serve_demo_answers_the_readme_query_and_stops_on_sigterm() {
             "127.0.0.1:0",
             "--database-url",
             &database_url(&dir),
+            "--plugin-cache-dir",
+            &dir.path().join("cache").display().to_string(),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
