@@ -57,15 +57,7 @@ impl EligibilityService {
             ));
         }
         let tenant = principal.tenant(None)?;
-        let mut found = self.meters.by_ids(&tenant, meter_ids).await?;
-        let meters: Vec<meter::Model> = meter_ids
-            .iter()
-            .map(|id| {
-                found
-                    .remove(id)
-                    .ok_or_else(|| ApiError::not_found("meter", id))
-            })
-            .collect::<ApiResult<_>>()?;
+        let meters = self.meters.in_order(&tenant, meter_ids).await?;
         let program = self.programs.get(program_id).await?;
         let today = local_today(&program);
         let requests = meters

@@ -20,9 +20,7 @@ use crate::auth::{Principal, Tenant};
 use crate::db::{Db, WriteTxn};
 use crate::domain::enrollment::{EnrollmentInput, EnrollmentStatus, Reason};
 use crate::domain::Role;
-use crate::entity::{
-    enrollment, enrollment_history as history, enrollment_idle_period as idle, meter,
-};
+use crate::entity::{enrollment, enrollment_history as history, enrollment_idle_period as idle};
 use crate::error::{ApiError, ApiResult, FieldError, Validator};
 use crate::ids;
 use crate::rules::{convert, wit};
@@ -84,15 +82,7 @@ impl EnrollmentService {
         let program = self.programs.get(program_id).await?;
         let tenant = principal.tenant(None)?;
         let ids: Vec<String> = inputs.iter().map(|i| i.meter_id.0.clone()).collect();
-        let mut found = self.meters.by_ids(&tenant, &ids).await?;
-        let meters: Vec<meter::Model> = ids
-            .iter()
-            .map(|id| {
-                found
-                    .remove(id)
-                    .ok_or_else(|| ApiError::not_found("meter", id))
-            })
-            .collect::<ApiResult<_>>()?;
+        let meters = self.meters.in_order(&tenant, &ids).await?;
         let partners: HashSet<&str> = meters.iter().map(|m| m.partner_id.as_str()).collect();
         if partners.len() > 1 {
             return Err(ApiError::validation(

@@ -151,7 +151,7 @@ impl MeterService {
             .transpose()?;
 
         let txn = match idempotency::start::<Vec<String>>(&self.db, idem.as_ref()).await? {
-            Start::Replay(ids) => return self.load_in_order(&ids).await,
+            Start::Replay(ids) => return self.in_order(&Tenant::All, &ids).await,
             Start::Fresh(txn) => txn,
         };
         ensure_partner(&*txn, &partner_id).await?;
@@ -180,7 +180,7 @@ impl MeterService {
         insert_chunked(&*txn, rows).await?;
         idempotency::finish(txn, idem.as_ref(), &ids).await?;
         tracing::info!(partner_id = %partner_id, count = ids.len(), "meters created");
-        self.load_in_order(&ids).await
+        self.in_order(&Tenant::All, &ids).await
     }
 
     /// Inventory sync: each row is the full record of the meter with that
@@ -333,13 +333,15 @@ impl MeterService {
             .ok_or_else(|| ApiError::not_found("meter", id))
     }
 
-    async fn load_in_order(&self, ids: &[String]) -> ApiResult<Vec<meter::Model>> {
-        let mut by_id = self.by_ids(&Tenant::All, ids).await?;
+    /// Meters in the order of `ids`, within `tenant`; any id not visible there
+    /// is `NOT_FOUND` (another partner's meter looks like a missing one).
+    pub async fn in_order(&self, tenant: &Tenant, ids: &[String]) -> ApiResult<Vec<meter::Model>> {
+        let mut by_id = self.by_ids(tenant, ids).await?;
         ids.iter()
             .map(|id| {
                 by_id
                     .remove(id)
-                    .ok_or_else(|| ApiError::internal(format!("meter {id} vanished")))
+                    .ok_or_else(|| ApiError::not_found("meter", id))
             })
             .collect()
     }
