@@ -13,8 +13,14 @@
 //! and the guest; its types are re-exported here so plugins never touch the
 //! generated bindings.
 
+pub mod baseline;
+pub mod checks;
+pub mod days;
+pub mod methods;
 pub mod money;
 pub mod params;
+pub mod performance;
+pub mod profile;
 pub mod series;
 pub mod testing;
 pub mod time;
@@ -30,6 +36,7 @@ pub mod bindings {
         pub_export_macro: true,
         default_bindings_module: "gridhub_plugin_sdk::bindings",
         export_macro_name: "export",
+        additional_derives: [PartialEq],
     });
 }
 

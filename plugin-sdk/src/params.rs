@@ -93,6 +93,55 @@ impl Params {
     }
 }
 
+/// A named recurring season (`MM-DD` bounds, inclusive).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct Season {
+    pub name: String,
+    pub start: String,
+    pub end: String,
+}
+
+impl Params {
+    /// The program's time zone (`timezone`, which the platform passes from
+    /// the program record).
+    pub fn timezone(&self) -> Result<chrono_tz::Tz, RuleError> {
+        crate::time::zone(self.text("timezone")?)
+    }
+
+    /// Holiday names (`holidays`), see [`crate::time::holiday`].
+    pub fn holidays(&self) -> Result<Vec<String>, RuleError> {
+        self.strings("holidays")
+    }
+
+    /// The program's seasons (`seasons`, passed from the program record).
+    pub fn seasons(&self) -> Result<Vec<Season>, RuleError> {
+        serde_json::from_value(self.get("seasons")?.clone())
+            .map_err(|e| invalid(format!("parameter `seasons`: {e}")))
+    }
+
+    /// A `YYYY-MM-DD` date parameter.
+    pub fn date(&self, key: &str) -> Result<chrono::NaiveDate, RuleError> {
+        let text = self.text(key)?;
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            invalid(format!(
+                "parameter `{key}` is not a YYYY-MM-DD date: `{text}`"
+            ))
+        })
+    }
+
+    /// A non-negative count (days, hours, events).
+    pub fn count(&self, key: &str) -> Result<usize, RuleError> {
+        usize::try_from(self.integer(key)?)
+            .map_err(|_| invalid(format!("parameter `{key}` must not be negative")))
+    }
+
+    /// A JSON parameter decoded into `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, RuleError> {
+        serde_json::from_value(self.get(key)?.clone())
+            .map_err(|e| invalid(format!("parameter `{key}`: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +164,24 @@ mod tests {
             matches!(p.number("missing"), Err(RuleError::InvalidParameters(m)) if m.contains("missing"))
         );
         assert!(Params::parse("[1]").is_err());
+    }
+}
+
+#[cfg(test)]
+mod program_record_tests {
+    use super::*;
+
+    #[test]
+    fn zone_seasons_dates_counts() {
+        let p = Params::parse(
+            r#"{"timezone":"America/Chicago","seasons":[{"name":"summer","start":"05-01","end":"09-30"}],
+                "cod":"2019-01-01","n":-1,"z":"Mars/Base"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.timezone().unwrap(), chrono_tz::America::Chicago);
+        assert_eq!(p.seasons().unwrap()[0].name, "summer");
+        assert_eq!(p.date("cod").unwrap().to_string(), "2019-01-01");
+        assert!(p.count("n").is_err());
+        assert!(crate::time::zone(p.text("z").unwrap()).is_err());
     }
 }

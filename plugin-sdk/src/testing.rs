@@ -84,3 +84,108 @@ pub fn baseline_request(meter: Meter, start: i64, end: i64) -> BaselineRequest {
         event_days: Vec::new(),
     }
 }
+
+/// A utility meter in `region` (for the utility-meter programs' tests).
+pub fn utility_meter(id: &str, region: &str, iso: &str, utility: &str) -> Meter {
+    Meter {
+        id: id.into(),
+        kind: "UTILITY_METER".into(),
+        device_type: None,
+        region: region.into(),
+        iso: iso.into(),
+        utility: Some(utility.into()),
+        load_zone: None,
+        customer_class: Some("COMMERCIAL".into()),
+        capacity_kw: Some(200.0),
+        energy_kwh: None,
+        authorization_status: "AUTHORIZED".into(),
+        status: "ACTIVE".into(),
+        network_tier: None,
+        commercial_operation_date: None,
+        colocated_renewable_kw: None,
+        esi_id: None,
+        attributes_json: "{}".into(),
+    }
+}
+
+/// The six NERC holidays, as the programs' `holidays` parameter lists them.
+pub fn nerc_holidays() -> Vec<String> {
+    [
+        "NEW_YEARS_DAY",
+        "MEMORIAL_DAY",
+        "INDEPENDENCE_DAY",
+        "LABOR_DAY",
+        "THANKSGIVING_DAY",
+        "CHRISTMAS_DAY",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A synthetic load from local midnight of `from` to the end of `to`
+/// (inclusive), `interval_seconds` apart; `kw` gives the load at each interval
+/// start in local time (23- and 25-hour days come out right).
+pub fn load(
+    tz: chrono_tz::Tz,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    interval_seconds: u32,
+    kw: impl Fn(chrono::DateTime<chrono_tz::Tz>) -> f64,
+) -> Series {
+    let start = crate::time::local_midnight(from, tz);
+    let end = crate::time::local_midnight(to + chrono::Duration::days(1), tz);
+    let step = i64::from(interval_seconds);
+    let hours = f64::from(interval_seconds) / 3600.0;
+    let starts: Vec<i64> = (start..end).step_by(step as usize).collect();
+    let values = starts
+        .iter()
+        .map(|s| {
+            let local = chrono::DateTime::from_timestamp(*s, 0)
+                .expect("valid")
+                .with_timezone(&tz);
+            kw(local) * hours
+        })
+        .collect();
+    Series {
+        interval_seconds,
+        starts,
+        values,
+    }
+}
+
+/// [`load`] in hours.
+pub fn hourly_load(
+    tz: chrono_tz::Tz,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    kw: impl Fn(chrono::DateTime<chrono_tz::Tz>) -> f64,
+) -> Series {
+    load(tz, from, to, 3600, kw)
+}
+
+/// Removes every reading of local day `date` (a day with missing data).
+pub fn drop_day(series: &mut Series, tz: chrono_tz::Tz, date: chrono::NaiveDate) {
+    drop_where(series, |s| crate::time::local_date(s, tz) == date);
+}
+
+/// Removes readings whose start satisfies `gone`.
+pub fn drop_where(series: &mut Series, gone: impl Fn(i64) -> bool) {
+    let (starts, values) = series
+        .starts
+        .iter()
+        .zip(&series.values)
+        .filter(|(s, _)| !gone(**s))
+        .map(|(s, v)| (*s, *v))
+        .unzip();
+    series.starts = starts;
+    series.values = values;
+}
+
+/// Unix seconds of a local wall-clock time.
+pub fn local_time(tz: chrono_tz::Tz, date: chrono::NaiveDate, hour: u32, minute: u32) -> i64 {
+    use chrono::TimeZone;
+    tz.from_local_datetime(&date.and_hms_opt(hour, minute, 0).expect("valid time"))
+        .earliest()
+        .expect("exists")
+        .timestamp()
+}

@@ -104,6 +104,85 @@ pub fn in_season(date: NaiveDate, start: &str, end: &str) -> Result<bool, RuleEr
     })
 }
 
+/// The season `date` falls in, if any.
+pub fn season_of(
+    date: NaiveDate,
+    seasons: &[crate::params::Season],
+) -> Result<Option<&crate::params::Season>, RuleError> {
+    for s in seasons {
+        if in_season(date, &s.start, &s.end)? {
+            return Ok(Some(s));
+        }
+    }
+    Ok(None)
+}
+
+/// The start date of the season occurrence that contains `date`, or else of
+/// the next one after it.
+pub fn season_start_for(
+    date: NaiveDate,
+    season: &crate::params::Season,
+) -> Result<NaiveDate, RuleError> {
+    let (m, d) = season.start.split_once('-').ok_or_else(|| {
+        RuleError::InvalidParameters(format!("season start `{}` is not MM-DD", season.start))
+    })?;
+    let (m, d): (u32, u32) = (
+        m.parse().map_err(|_| {
+            RuleError::InvalidParameters(format!("bad season start `{}`", season.start))
+        })?,
+        d.parse().map_err(|_| {
+            RuleError::InvalidParameters(format!("bad season start `{}`", season.start))
+        })?,
+    );
+    let start_in = |year: i32| {
+        NaiveDate::from_ymd_opt(year, m, d).ok_or_else(|| {
+            RuleError::InvalidParameters(format!("bad season start `{}`", season.start))
+        })
+    };
+    if in_season(date, &season.start, &season.end)? {
+        let this_year = start_in(date.year())?;
+        return if this_year <= date {
+            Ok(this_year)
+        } else {
+            start_in(date.year() - 1)
+        };
+    }
+    let this_year = start_in(date.year())?;
+    if this_year > date {
+        Ok(this_year)
+    } else {
+        start_in(date.year() + 1)
+    }
+}
+
+/// Calendar months `(year, month)` overlapping `[from, to]`.
+pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<(i32, u32)> {
+    let mut out = Vec::new();
+    let (mut y, mut m) = (from.year(), from.month());
+    while (y, m) <= (to.year(), to.month()) {
+        out.push((y, m));
+        if m == 12 {
+            y += 1;
+            m = 1;
+        } else {
+            m += 1;
+        }
+    }
+    out
+}
+
+/// Parses a local time of day `HH:MM` (`24:00` is the end of the day) into
+/// seconds after midnight.
+pub fn parse_clock(text: &str) -> Result<u32, RuleError> {
+    let bad = || RuleError::InvalidParameters(format!("`{text}` is not a HH:MM time"));
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return Err(bad());
+    }
+    Ok(h * 3600 + m * 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +216,43 @@ mod tests {
         let la = zone("America/Los_Angeles").unwrap();
         // 2026-07-01T05:00Z is still June 30 in Los Angeles.
         assert_eq!(local_date(1_782_882_000, la), d(2026, 6, 30));
+    }
+
+    #[test]
+    fn season_lookups() {
+        let season = |n: &str, s: &str, e: &str| crate::params::Season {
+            name: n.into(),
+            start: s.into(),
+            end: e.into(),
+        };
+        let list = vec![
+            season("summer", "05-01", "09-30"),
+            season("winter", "12-01", "03-31"),
+        ];
+        assert_eq!(
+            season_of(d(2026, 7, 1), &list).unwrap().unwrap().name,
+            "summer"
+        );
+        assert!(season_of(d(2026, 11, 1), &list).unwrap().is_none());
+        assert_eq!(
+            season_start_for(d(2026, 11, 23), &list[0]).unwrap(),
+            d(2027, 5, 1)
+        );
+        assert_eq!(
+            season_start_for(d(2026, 7, 1), &list[0]).unwrap(),
+            d(2026, 5, 1)
+        );
+        assert_eq!(
+            season_start_for(d(2027, 1, 10), &list[1]).unwrap(),
+            d(2026, 12, 1)
+        );
+        assert_eq!(
+            months(d(2026, 11, 15), d(2027, 2, 1)),
+            [(2026, 11), (2026, 12), (2027, 1), (2027, 2)]
+        );
+        assert_eq!(parse_clock("14:30").unwrap(), 52_200);
+        assert_eq!(parse_clock("24:00").unwrap(), 86_400);
+        assert!(parse_clock("24:30").is_err());
     }
 
     #[test]
