@@ -22,6 +22,7 @@ pub mod params;
 pub mod performance;
 pub mod profile;
 pub mod series;
+pub mod settlement;
 pub mod testing;
 pub mod time;
 
@@ -47,6 +48,8 @@ pub use bindings::gridhub::rules::types::{
 };
 pub use guest::install_panic_hook;
 pub use params::Params;
+/// Re-exported so plugins use the SDK's versions.
+pub use {chrono, chrono_tz, rust_decimal};
 
 /// The contract version this SDK builds against (the WIT package version).
 pub const CONTRACT_VERSION: &str = "1.0.0";

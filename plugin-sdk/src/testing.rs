@@ -189,3 +189,47 @@ pub fn local_time(tz: chrono_tz::Tz, date: chrono::NaiveDate, hour: u32, minute:
         .expect("exists")
         .timestamp()
 }
+
+/// A baseline request for `meter` over `[start, end)` with `readings`.
+pub fn baseline_with(meter: Meter, start: i64, end: i64, readings: Series) -> BaselineRequest {
+    let mut request = baseline_request(meter, start, end);
+    request.readings = readings;
+    request
+}
+
+/// An event of `[start, end)` that delivered `kw` on average.
+pub fn event_at(id: &str, start: i64, end: i64, committed_kw: f64, kw: f64) -> EventPerformance {
+    EventPerformance {
+        event_id: id.into(),
+        start,
+        end,
+        event_type: "EMERGENCY".into(),
+        committed_kw,
+        delivered_kw: kw,
+        delivered_kwh: kw * (end - start) as f64 / 3600.0,
+        energy_price: None,
+    }
+}
+
+/// A settlement request over `[from, to]` (`YYYY-MM-DD`).
+pub fn settlement_for(
+    meter: Meter,
+    from: &str,
+    to: &str,
+    committed_kw: f64,
+    events: Vec<EventPerformance>,
+) -> SettlementRequest {
+    SettlementRequest {
+        meter,
+        period_start: from.into(),
+        period_end: to.into(),
+        season: None,
+        committed_kw,
+        events,
+    }
+}
+
+/// Local date shorthand for tests.
+pub fn date(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
