@@ -49,7 +49,7 @@ pub use bindings::gridhub::rules::types::{
 pub use guest::install_panic_hook;
 pub use params::Params;
 /// Re-exported so plugins use the SDK's versions.
-pub use {chrono, chrono_tz, rust_decimal};
+pub use {chrono, chrono_tz, rust_decimal, serde_json};
 
 /// The contract version this SDK builds against (the WIT package version).
 pub const CONTRACT_VERSION: &str = "1.0.0";
@@ -78,6 +78,18 @@ pub trait Rules {
             "this plugin computes no settlement".into(),
         ))
     }
+}
+
+/// A partner attribute of the meter (`attributes-json`), if set.
+pub fn attribute(meter: &Meter, key: &str) -> Result<Option<serde_json::Value>, RuleError> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&meter.attributes_json).map_err(|e| {
+            RuleError::InvalidInput(format!(
+                "meter {} attributes are not a JSON object: {e}",
+                meter.id
+            ))
+        })?;
+    Ok(map.get(key).cloned())
 }
 
 /// An eligible verdict.
