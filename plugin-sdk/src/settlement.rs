@@ -26,6 +26,9 @@ pub struct Month {
     pub month: u32,
     pub covered_days: u32,
     pub days: u32,
+    /// First and last day of the month inside the period.
+    pub first: NaiveDate,
+    pub last: NaiveDate,
 }
 
 impl Month {
@@ -76,12 +79,14 @@ pub fn period_months(from: NaiveDate, to: NaiveDate) -> Vec<Month> {
             let days = days_in_month(year, month);
             let first = NaiveDate::from_ymd_opt(year, month, 1).expect("valid");
             let last = NaiveDate::from_ymd_opt(year, month, days).expect("valid");
-            let covered = (to.min(last) - from.max(first)).num_days() as u32 + 1;
+            let (first, last) = (from.max(first), to.min(last));
             Month {
                 year,
                 month,
-                covered_days: covered,
+                covered_days: (last - first).num_days() as u32 + 1,
                 days,
+                first,
+                last,
             }
         })
         .collect()
