@@ -1,7 +1,7 @@
 //! Local time for program rules: days, weekdays and NERC holidays judged in the
 //! program's time zone, across DST changes.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Weekday};
 use chrono_tz::Tz;
 
 use crate::RuleError;
@@ -171,6 +171,31 @@ pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<(i32, u32)> {
     out
 }
 
+/// Unix seconds of the local wall-clock time `seconds` after midnight of
+/// `date` (`86_400` is the next midnight). A time skipped by the spring DST
+/// change is read in the offset before the change (2:30 → 3:30 daylight time).
+pub fn at_local(date: NaiveDate, seconds: u32, tz: Tz) -> i64 {
+    if seconds >= 86_400 {
+        return local_midnight(date + Duration::days(1), tz);
+    }
+    let naive =
+        date.and_hms_opt(0, 0, 0).expect("midnight") + Duration::seconds(i64::from(seconds));
+    match tz.from_local_datetime(&naive) {
+        chrono::LocalResult::Single(t) => t.timestamp(),
+        chrono::LocalResult::Ambiguous(first, _) => first.timestamp(),
+        chrono::LocalResult::None => {
+            let midnight = local_midnight(date, tz);
+            let offset = DateTime::from_timestamp(midnight, 0)
+                .unwrap_or_default()
+                .with_timezone(&tz)
+                .offset()
+                .fix()
+                .local_minus_utc();
+            naive.and_utc().timestamp() - i64::from(offset)
+        }
+    }
+}
+
 /// Parses a local time of day `HH:MM` (`24:00` is the end of the day) into
 /// seconds after midnight.
 pub fn parse_clock(text: &str) -> Result<u32, RuleError> {
@@ -251,6 +276,22 @@ mod tests {
             [(2026, 11), (2026, 12), (2027, 1), (2027, 2)]
         );
         assert_eq!(parse_clock("14:30").unwrap(), 52_200);
+        let ny = zone("America/New_York").unwrap();
+        // 17:00 on the 23-hour day is 22 hours after midnight; 24:00 is the next midnight.
+        let spring = d(2026, 3, 8);
+        assert_eq!(
+            at_local(spring, 17 * 3600, ny) - local_midnight(spring, ny),
+            16 * 3600
+        );
+        assert_eq!(
+            at_local(spring, 86_400, ny),
+            local_midnight(d(2026, 3, 9), ny)
+        );
+        // 2:30 does not exist that day: read as 2:30 EST = 3:30 EDT.
+        assert_eq!(
+            at_local(spring, 9000, ny) - local_midnight(spring, ny),
+            9000
+        );
         assert_eq!(parse_clock("24:00").unwrap(), 86_400);
         assert!(parse_clock("24:30").is_err());
     }
