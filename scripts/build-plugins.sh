@@ -52,6 +52,10 @@ for manifest in "$@"; do
   crates+=("$manifest")
 done
 
+# Plugins carry only the time zones of the US markets (and UTC): the full tz
+# database would add a megabyte to every plugin. Override to serve others.
+export CHRONO_TZ_TIMEZONE_FILTER=${CHRONO_TZ_TIMEZONE_FILTER:-'(America/(New_York|Chicago|Denver|Phoenix|Los_Angeles|Anchorage)|Pacific/Honolulu|UTC)'}
+
 build() {
   local manifest=$1
   if [ "$toolchain" = rustup ]; then

@@ -146,6 +146,27 @@ fn dram() -> ProgramSpec {
             Some("h"),
             "Hours per day the resource must be available",
         )
+        .unconfirmed(
+            "conflicting_programs",
+            JsonKind,
+            json!(["CA_BIP", "CA_CBP", "CA_ELRP"]),
+            None,
+            "Programs a meter may not be enrolled in at the same time (other CAISO-market DR)",
+        )
+        .add(
+            "adjustment_window_start_hours",
+            Integer,
+            json!(4),
+            Some("h"),
+            "Load-point adjustment window starts this long before the event",
+        )
+        .add(
+            "adjustment_window_end_hours",
+            Integer,
+            json!(1),
+            Some("h"),
+            "Load-point adjustment window ends this long before the event",
+        )
         .add(
             "baseline_lookback_days",
             Integer,
@@ -244,6 +265,27 @@ fn scr() -> ProgramSpec {
 
 fn dlrp() -> ProgramSpec {
     let params = Params::new("Con Edison DLRP program rules")
+        .add(
+            "eligible_network_tiers",
+            JsonKind,
+            json!(["TIER_1", "TIER_2"]),
+            None,
+            "Con Edison network tiers that may participate",
+        )
+        .add(
+            "weather_adjustment_window_start_hours",
+            Integer,
+            json!(4),
+            Some("h"),
+            "Weather adjustment window starts this long before the event",
+        )
+        .add(
+            "weather_adjustment_window_end_hours",
+            Integer,
+            json!(2),
+            Some("h"),
+            "Weather adjustment window ends this long before the event",
+        )
         .add(
             "required_history_days",
             Integer,
@@ -394,12 +436,58 @@ fn ers() -> ProgramSpec {
             None,
             "Service types offered",
         )
+        .add(
+            "eligible_load_zones",
+            JsonKind,
+            json!([
+                "LZ_HOUSTON",
+                "LZ_NORTH",
+                "LZ_SOUTH",
+                "LZ_WEST",
+                "LZ_AEN",
+                "LZ_CPS",
+                "LZ_LCRA",
+                "LZ_RAYBN"
+            ]),
+            None,
+            "ERCOT load zones that may participate",
+        )
         .unconfirmed(
             "time_periods",
             JsonKind,
-            json!(["TP1", "TP2", "TP3", "TP4", "TP5", "TP6", "TP7", "TP8"]),
-            None,
-            "Time periods offered in each Standard Contract Term",
+            json!({
+                "TP1": {"days": "WEEKDAY", "start": "05:00", "end": "08:00"},
+                "TP2": {"days": "WEEKDAY", "start": "08:00", "end": "13:00"},
+                "TP3": {"days": "WEEKDAY", "start": "13:00", "end": "16:00"},
+                "TP4": {"days": "WEEKDAY", "start": "16:00", "end": "20:00"},
+                "TP5": {"days": "WEEKDAY", "start": "20:00", "end": "22:00"},
+                "TP6": {"days": "WEEKDAY", "start": "22:00", "end": "05:00"},
+                "TP7": {"days": "WEEKEND_HOLIDAY", "start": "05:00", "end": "22:00"},
+                "TP8": {"days": "WEEKEND_HOLIDAY", "start": "22:00", "end": "05:00"}
+            }),
+            Some("local time"),
+            "Time periods of each Standard Contract Term: day type and local hours",
+        )
+        .unconfirmed(
+            "baseline_lookback_days",
+            Integer,
+            json!(90),
+            Some("days"),
+            "How far back like days are searched (the rules set no bound)",
+        )
+        .add(
+            "adjustment_window_start_hours",
+            Integer,
+            json!(2),
+            Some("h"),
+            "Event-day adjustment window starts this long before deployment",
+        )
+        .add(
+            "adjustment_window_end_hours",
+            Integer,
+            json!(1),
+            Some("h"),
+            "Event-day adjustment window ends this long before deployment",
         )
         .add(
             "baseline_like_days",
@@ -563,6 +651,7 @@ fn cps() -> ProgramSpec {
         .unconfirmed("peak_windows", JsonKind, json!({"winter": ["16:00", "20:00"], "spring": ["17:00", "21:00"], "summer": ["15:00", "19:00"], "fall": ["16:00", "20:00"]}), Some("local time"), "Seasonal peak windows")
         .unconfirmed("seasonal_multipliers", JsonKind, json!({"winter": 4, "spring": 1, "summer": 4, "fall": 1}), None, "Certificate multiplier per season")
         .unconfirmed("actual_peak_hour_multiplier", Number, json!(25), None, "Multiplier for the month's actual system peak hour")
+        .unconfirmed("actual_peak_hours", JsonKind, json!({}), None, "Per month (`YYYY-MM`): the actual system peak hour's beginning (UTC, RFC 3339)")
         .unconfirmed("distribution_circuit_multiplier", Number, json!(2), None, "Multiplier for storage on a qualifying distribution circuit")
         .unconfirmed("resilience_multiplier", Number, json!(1.5), None, "Multiplier for resilience-qualified storage")
         .unconfirmed("cpec_price_per_mwh", Money, json!("45.00"), Some("USD/certificate"), "Clean Peak Energy Certificate price")

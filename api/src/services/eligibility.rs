@@ -114,8 +114,9 @@ impl EligibilityService {
     /// The program's active plugin, parameter version in force and its JSON.
     async fn prepare(&self, program_id: &str) -> ApiResult<(ActivePlugin, String, String)> {
         let active = self.plugins.active_for(program_id).await?;
+        let program = self.programs.get(program_id).await?;
         let parameters = self.programs.parameters_at(program_id, Utc::now()).await?;
-        let params = parameter_object(&parameters.parameters)?;
+        let params = parameter_object(&program, &parameters)?;
         Ok((active, parameters.id, params))
     }
 
@@ -177,11 +178,23 @@ pub fn enrollment_request(
     }
 }
 
-/// A parameter version's list as the `{ key: value }` object plugins read.
-pub fn parameter_object(parameters: &serde_json::Value) -> ApiResult<String> {
-    let list: Vec<crate::domain::program::Parameter> = serde_json::from_value(parameters.clone())?;
-    let object: serde_json::Map<String, serde_json::Value> =
+/// A parameter version as the `{ key: value }` object plugins read, with the
+/// program's `timezone` and the version's `seasons` added (a parameter of the
+/// same name wins).
+pub fn parameter_object(
+    program: &program::Model,
+    version: &crate::entity::program_parameter_version::Model,
+) -> ApiResult<String> {
+    let list: Vec<crate::domain::program::Parameter> =
+        serde_json::from_value(version.parameters.clone())?;
+    let mut object: serde_json::Map<String, serde_json::Value> =
         list.into_iter().map(|p| (p.key, p.value)).collect();
+    object
+        .entry("timezone")
+        .or_insert_with(|| serde_json::Value::String(program.timezone.clone()));
+    object
+        .entry("seasons")
+        .or_insert_with(|| version.seasons.clone());
     Ok(serde_json::Value::Object(object).to_string())
 }
 
