@@ -44,9 +44,10 @@ struct DbArgs {
 
 #[derive(Args, Clone)]
 struct PluginArgs {
-    /// Built plugins (*.wasm) to install at start for programs that lack them.
-    #[arg(long, env = "GRIDHUB_PLUGIN_DIR")]
-    plugin_dir: Option<PathBuf>,
+    /// Built plugins (*.wasm) to install at start for programs that lack them
+    /// (`scripts/build-plugins.sh` writes them to ./target/plugins).
+    #[arg(long, env = "GRIDHUB_PLUGIN_DIR", default_value = "./target/plugins")]
+    plugin_dir: PathBuf,
     /// Cache of compiled plugins, by content hash.
     #[arg(
         long,
@@ -64,7 +65,7 @@ struct PluginArgs {
 
 impl PluginArgs {
     fn apply(self, config: &mut ServerConfig) {
-        config.bundled_plugin_dir = self.plugin_dir;
+        config.bundled_plugin_dir = Some(self.plugin_dir);
         config.plugin_cache_dir = Some(self.plugin_cache_dir);
         config.rules_limits.fuel_per_call = self.plugin_fuel;
         config.rules_limits.memory_bytes = self.plugin_memory_mib << 20;

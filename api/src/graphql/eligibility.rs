@@ -58,13 +58,17 @@ impl EligibilityQuery {
         #[graphql(desc = "kW to commit; defaults to each meter's capacity")] committed_kw: Option<
             f64,
         >,
+        #[graphql(
+            desc = "First day of participation in the program's time zone; defaults to today"
+        )]
+        start_date: Option<crate::domain::date::Date>,
     ) -> Result<Vec<EligibilityResult>> {
         let p = ctx.principal()?;
         let ids: Vec<String> = meter_ids.into_iter().map(|id| id.0).collect();
         let verdicts = ctx
             .services()?
             .eligibility
-            .evaluate(p, &program_id, &ids, committed_kw)
+            .evaluate(p, &program_id, &ids, committed_kw, start_date.map(|d| d.0))
             .await?;
         Ok(verdicts.into_iter().map(EligibilityResult).collect())
     }

@@ -1,10 +1,15 @@
 //! Eligibility of meters for programs, decided by each program's plugin. One
 //! plugin call evaluates a whole batch of meters.
 
-use chrono::Utc;
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::Principal;
-use crate::entity::{meter, program};
+use crate::db::Db;
+use crate::domain::enrollment::EnrollmentStatus;
+use crate::entity::{enrollment, meter, program};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::{convert, wit};
 use crate::services::meters::MeterService;
@@ -28,18 +33,81 @@ pub struct Verdict {
 
 #[derive(Clone)]
 pub struct EligibilityService {
+    db: Db,
     meters: MeterService,
     programs: ProgramService,
     plugins: PluginService,
 }
 
 impl EligibilityService {
-    pub fn new(meters: MeterService, programs: ProgramService, plugins: PluginService) -> Self {
+    pub fn new(
+        db: Db,
+        meters: MeterService,
+        programs: ProgramService,
+        plugins: PluginService,
+    ) -> Self {
         Self {
+            db,
             meters,
             programs,
             plugins,
         }
+    }
+
+    /// What a plugin is asked for each meter: its commitment and start date
+    /// (`terms`, in meter order) and the other programs it takes part in.
+    pub async fn requests(
+        &self,
+        program: &program::Model,
+        meters: &[meter::Model],
+        terms: &[(Option<f64>, NaiveDate)],
+    ) -> ApiResult<Vec<wit::EnrollmentRequest>> {
+        let ids: Vec<String> = meters.iter().map(|m| m.id.clone()).collect();
+        let mut others = self.participations(&ids).await?;
+        Ok(meters
+            .iter()
+            .zip(terms)
+            .map(|(m, (committed_kw, start))| {
+                let mut r = enrollment_request(m, *committed_kw, *start);
+                r.other_enrollments = others
+                    .remove(&m.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|code| *code != program.code)
+                    .collect();
+                r
+            })
+            .collect())
+    }
+
+    /// Codes of the programs each meter is pending or enrolled in.
+    async fn participations(
+        &self,
+        meter_ids: &[String],
+    ) -> ApiResult<HashMap<String, Vec<String>>> {
+        let rows: Vec<(String, String)> = enrollment::Entity::find()
+            .select_only()
+            .column(enrollment::Column::MeterId)
+            .column(enrollment::Column::ProgramId)
+            .filter(enrollment::Column::MeterId.is_in(meter_ids.iter().cloned()))
+            .filter(enrollment::Column::Status.is_in([
+                EnrollmentStatus::Pending.as_str(),
+                EnrollmentStatus::Enrolled.as_str(),
+            ]))
+            .into_tuple()
+            .all(self.db.conn())
+            .await?;
+        let programs = self
+            .programs
+            .by_ids(&rows.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>())
+            .await?;
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for (meter_id, program_id) in rows {
+            if let Some(p) = programs.get(&program_id) {
+                out.entry(meter_id).or_default().push(p.code.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// Evaluates meters (of the principal's partner) for one program.
@@ -49,6 +117,7 @@ impl EligibilityService {
         program_id: &str,
         meter_ids: &[String],
         committed_kw: Option<f64>,
+        start_date: Option<NaiveDate>,
     ) -> ApiResult<Vec<Verdict>> {
         if meter_ids.is_empty() || meter_ids.len() > MAX_METERS_PER_CALL {
             return Err(ApiError::validation(
@@ -59,11 +128,9 @@ impl EligibilityService {
         let tenant = principal.tenant(None)?;
         let meters = self.meters.in_order(&tenant, meter_ids).await?;
         let program = self.programs.get(program_id).await?;
-        let today = local_today(&program);
-        let requests = meters
-            .iter()
-            .map(|m| enrollment_request(m, committed_kw, today))
-            .collect();
+        let start = start_date.unwrap_or_else(|| local_today(&program));
+        let terms = vec![(committed_kw, start); meters.len()];
+        let requests = self.requests(&program, &meters, &terms).await?;
         self.run(program_id, meters, requests).await
     }
 
@@ -80,11 +147,14 @@ impl EligibilityService {
             if program.status != "ACTIVE" {
                 continue;
             }
-            let request = enrollment_request(&meter, None, local_today(&program));
-            match self
-                .run(&program.id, vec![meter.clone()], vec![request])
-                .await
-            {
+            let requests = self
+                .requests(
+                    &program,
+                    std::slice::from_ref(&meter),
+                    &[(None, local_today(&program))],
+                )
+                .await?;
+            match self.run(&program.id, vec![meter.clone()], requests).await {
                 Ok(mut v) => verdicts.append(&mut v),
                 Err(ApiError::Plugin {
                     code: "PLUGIN_NOT_INSTALLED",

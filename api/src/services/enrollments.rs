@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::eligibility::{enrollment_request, local_today, EligibilityService, Verdict};
+use super::eligibility::{local_today, EligibilityService, Verdict};
 use super::idempotency::{self, IdempotencyKey, Start};
 use super::meters::MeterService;
 use super::pagination::{Page, PageRequest};
@@ -96,26 +96,11 @@ impl EnrollmentService {
             .transpose()?;
 
         let today = local_today(&program);
-        let others = self.participations(&ids).await?;
-        let requests: Vec<wit::EnrollmentRequest> = meters
+        let terms: Vec<(Option<f64>, chrono::NaiveDate)> = inputs
             .iter()
-            .zip(&inputs)
-            .map(|(m, input)| {
-                let start = input.start_date.map(|d| d.0).unwrap_or(today);
-                let mut r = enrollment_request(m, input.committed_kw, start);
-                r.other_enrollments = others
-                    .get(&m.id)
-                    .map(|codes| {
-                        codes
-                            .iter()
-                            .filter(|c| **c != program.code)
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                r
-            })
+            .map(|i| (i.committed_kw, i.start_date.map(|d| d.0).unwrap_or(today)))
             .collect();
+        let requests = self.eligibility.requests(&program, &meters, &terms).await?;
         let committed: Vec<Option<f64>> = requests.iter().map(|r| r.committed_kw).collect();
         let verdicts = self.eligibility.run(program_id, meters, requests).await?;
 
@@ -192,36 +177,6 @@ impl EnrollmentService {
         idempotency::finish(txn, key.as_ref(), &outcome).await?;
         tracing::info!(program = %program.code, partner_id = %partner_id, count = outcome.enrollment_ids.len(), "meters enrolled");
         Ok(outcome)
-    }
-
-    /// Codes of the programs each meter participates in.
-    async fn participations(
-        &self,
-        meter_ids: &[String],
-    ) -> ApiResult<HashMap<String, Vec<String>>> {
-        let rows: Vec<(String, String)> = enrollment::Entity::find()
-            .select_only()
-            .column(enrollment::Column::MeterId)
-            .column(enrollment::Column::ProgramId)
-            .filter(enrollment::Column::MeterId.is_in(meter_ids.iter().cloned()))
-            .filter(enrollment::Column::Status.is_in([
-                EnrollmentStatus::Pending.as_str(),
-                EnrollmentStatus::Enrolled.as_str(),
-            ]))
-            .into_tuple()
-            .all(self.db.conn())
-            .await?;
-        let programs = self
-            .programs
-            .by_ids(&rows.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>())
-            .await?;
-        let mut out: HashMap<String, Vec<String>> = HashMap::new();
-        for (meter_id, program_id) in rows {
-            if let Some(p) = programs.get(&program_id) {
-                out.entry(meter_id).or_default().push(p.code.clone());
-            }
-        }
-        Ok(out)
     }
 
     /// Ends participation at the partner's request.
@@ -416,21 +371,23 @@ impl EnrollmentService {
             query = query.filter(enrollment::Column::MeterId.is_in(ids.iter().cloned()));
         }
         let current = query.all(self.db.conn()).await?;
+        let program = self.programs.get(program_id).await?;
         let mut changed = 0;
         let mut partners = HashSet::new();
         for chunk in current.chunks(MAX_BATCH) {
             let ids: Vec<String> = chunk.iter().map(|e| e.meter_id.clone()).collect();
             let mut meters = self.meters.by_ids(&Tenant::All, &ids).await?;
             let mut rows = Vec::new();
-            let mut requests = Vec::new();
+            let mut terms = Vec::new();
             let mut models = Vec::new();
             for e in chunk {
                 if let Some(m) = meters.remove(&e.meter_id) {
-                    requests.push(enrollment_request(&m, e.committed_kw, e.start_date));
+                    terms.push((e.committed_kw, e.start_date));
                     models.push(m);
                     rows.push(e.clone());
                 }
             }
+            let requests = self.eligibility.requests(&program, &models, &terms).await?;
             let verdicts = self.eligibility.run(program_id, models, requests).await?;
             let txn = self.db.begin_write().await?;
             let now = Utc::now();

@@ -43,8 +43,12 @@ impl Services {
         let plugins = plugins::PluginService::new(db.clone(), rules);
         let meters = meters::MeterService::new(db.clone());
         let programs = programs::ProgramService::new(db.clone());
-        let eligibility =
-            eligibility::EligibilityService::new(meters.clone(), programs.clone(), plugins.clone());
+        let eligibility = eligibility::EligibilityService::new(
+            db.clone(),
+            meters.clone(),
+            programs.clone(),
+            plugins.clone(),
+        );
         Self {
             enrollments: enrollments::EnrollmentService::new(
                 db.clone(),

@@ -1,12 +1,16 @@
 //! Massachusetts ConnectedSolutions: batteries paid on device-measured
 //! seasonal performance. Rules: `shared/programs.md`; parameters: README.md.
 
+use gridhub_plugin_sdk::baseline::zero_device_baseline;
+use gridhub_plugin_sdk::checks::Checks;
 use gridhub_plugin_sdk::{
-    money, reason, verdict, Baseline, BaselineRequest, Eligibility, EnrollmentRequest, LineItem,
-    Measure, Params, PluginInfo, RuleError, Rules, Settlement, SettlementRequest,
+    money, Baseline, BaselineRequest, Eligibility, EnrollmentRequest, LineItem, Params, PluginInfo,
+    RuleError, Rules, Settlement, SettlementRequest,
 };
 
 pub struct ConnectedSolutions;
+
+const PROGRAM: &str = "ConnectedSolutions";
 
 /// Meter attribute naming a C&I customer's dispatch option.
 pub const CNI_OPTION_ATTRIBUTE: &str = "connectedSolutionsOption";
@@ -24,92 +28,39 @@ impl Rules for ConnectedSolutions {
 
     fn eligibility(params: &Params, request: &EnrollmentRequest) -> Result<Eligibility, RuleError> {
         let meter = &request.meter;
-        let utilities = params.strings("eligible_utilities")?;
-        let mut reasons = Vec::new();
-        if meter.kind != "DEVICE" || meter.device_type.as_deref() != Some("BATTERY") {
-            reasons.push(reason(
-                "NOT_A_BATTERY",
-                "ConnectedSolutions pays battery storage measured at the device",
-                "enroll a DEVICE meter with deviceType BATTERY",
-                Some("deviceType"),
-            ));
-        }
-        if meter.region != "MA" {
-            reasons.push(reason(
-                "REGION_NOT_ELIGIBLE",
-                format!(
-                    "the program is for Massachusetts; the meter is in {}",
-                    meter.region
-                ),
-                "enroll only Massachusetts (MA) meters",
-                Some("region"),
-            ));
-        }
-        match &meter.utility {
-            Some(u) if utilities.contains(u) => {}
-            other => reasons.push(reason(
-                "UTILITY_NOT_ELIGIBLE",
-                format!(
-                    "the customer's utility ({}) does not offer ConnectedSolutions",
-                    other.as_deref().unwrap_or("not set")
-                ),
-                format!("set the meter's utility to one of {}", utilities.join(", ")),
-                Some("utility"),
-            )),
-        }
-        if meter.customer_class.is_none() {
-            reasons.push(reason(
+        let mut checks = Checks::new();
+        checks
+            .battery(meter, PROGRAM)
+            .region(meter, "MA", PROGRAM)
+            .utility_in(meter, &params.strings("eligible_utilities")?, PROGRAM)
+            .require(
+                meter.customer_class.is_some(),
                 "CUSTOMER_CLASS_MISSING",
                 "the program pays residential and C&I customers differently",
                 "set customerClass to RESIDENTIAL or COMMERCIAL",
                 Some("customerClass"),
-            ));
-        }
-        match (meter.capacity_kw, request.committed_kw) {
-            (None, _) => reasons.push(reason(
+            )
+            .require(
+                meter.capacity_kw.is_some(),
                 "CAPACITY_MISSING",
                 "the battery's power rating is needed to size its commitment",
                 "set capacityKw",
                 Some("capacityKw"),
-            )),
-            (Some(cap), Some(committed)) if committed > cap => reasons.push(reason(
-                "COMMITMENT_EXCEEDS_CAPACITY",
-                format!("committed {committed} kW exceeds the battery's {cap} kW"),
-                format!("commit at most {cap} kW"),
-                Some("committedKw"),
-            )),
-            _ => {}
+            );
+        if meter.capacity_kw.is_some() {
+            checks.commitment(request);
         }
-        if meter.status != "ACTIVE" {
-            reasons.push(reason(
-                "METER_INACTIVE",
-                "the meter is deactivated",
-                "reactivate the meter",
-                Some("status"),
-            ));
-        }
-        Ok(verdict(reasons))
+        checks.active(meter);
+        Ok(checks.done())
     }
 
     /// No baseline: performance is the battery's own discharge.
     fn baseline(_params: &Params, request: &BaselineRequest) -> Result<Baseline, RuleError> {
-        let event = &request.event;
-        if event.end <= event.start {
-            return Err(RuleError::InvalidInput(
-                "the event ends before it starts".into(),
-            ));
-        }
-        let starts: Vec<i64> = (event.start..event.end).step_by(3600).collect();
-        Ok(Baseline {
-            method: "device-measured: zero baseline, delivered kW is the battery's mean discharge"
-                .into(),
-            measure: Measure::DeviceOutput,
-            kw: vec![0.0; starts.len()],
-            starts,
-            interval_seconds: 3600,
-            days_used: Vec::new(),
-            notes: vec!["ConnectedSolutions measures the device; no baseline applies".into()],
-        })
+        zero_device_baseline(
+            request,
+            "device-measured: zero baseline, delivered kW is the battery's mean discharge",
+            "ConnectedSolutions measures the device; no baseline applies",
+        )
     }
 
     /// Seasonal payment: rate × mean kW over all of the season's events, where
@@ -169,7 +120,13 @@ gridhub_plugin_sdk::export_plugin!(ConnectedSolutions);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gridhub_plugin_sdk::testing::{battery, enrollment, event, params_from, settlement};
+    use gridhub_plugin_sdk::performance::delivered;
+    use gridhub_plugin_sdk::testing::{
+        baseline_request, battery, date, drop_where, enrollment, event, load, local_time,
+        params_from, settlement,
+    };
+    use gridhub_plugin_sdk::time::zone;
+    use gridhub_plugin_sdk::Measure;
 
     fn params() -> Params {
         params_from(include_str!("../params.json"))
@@ -243,13 +200,82 @@ mod tests {
 
     #[test]
     fn baseline_is_zero_and_says_so() {
-        let req = gridhub_plugin_sdk::testing::baseline_request(
-            battery("m"),
-            1_780_000_000,
-            1_780_000_000 + 3 * 3600,
-        );
-        let b = ConnectedSolutions::baseline(&params(), &req).unwrap();
-        assert_eq!(b.kw, vec![0.0; 3]);
-        assert_eq!(b.measure, Measure::DeviceOutput);
+        // Clock hours covered: 3 for an aligned 3-hour event, 4 when it starts mid-hour.
+        let hour = 1_780_000_000 - 1_780_000_000 % 3600;
+        for (start, hours) in [(hour, 3), (hour + 1800, 4)] {
+            let req = gridhub_plugin_sdk::testing::baseline_request(
+                battery("m"),
+                start,
+                start + 3 * 3600,
+            );
+            let b = ConnectedSolutions::baseline(&params(), &req).unwrap();
+            assert_eq!(b.kw, vec![0.0; hours]);
+            assert_eq!(b.measure, Measure::DeviceOutput);
+            assert!(b.notes[0].contains("no baseline"));
+        }
+    }
+
+    /// The battery's delivered kW over an event from its own readings.
+    fn measured(
+        start: i64,
+        end: i64,
+        readings: &gridhub_plugin_sdk::Series,
+    ) -> Result<f64, RuleError> {
+        let b =
+            ConnectedSolutions::baseline(&params(), &baseline_request(battery("m"), start, end))?;
+        delivered(&b, readings, start, end).map(|d| d.kw)
+    }
+
+    #[test]
+    fn discharge_is_measured_the_same_from_15_minute_and_hourly_data() {
+        let tz = zone("America/New_York").unwrap();
+        let day = date(2026, 7, 15);
+        let (start, end) = (local_time(tz, day, 16, 0), local_time(tz, day, 19, 0));
+        for interval in [900, 3600] {
+            let readings = load(tz, day, day, interval, |_| 4.5);
+            assert!((measured(start, end, &readings).unwrap() - 4.5).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn partial_hours_charging_and_gaps() {
+        let tz = zone("America/New_York").unwrap();
+        let day = date(2026, 7, 15);
+        // 16:30–18:00: 5 kW in the 16:00 hour's second half, then 2 kW at 17:00.
+        // Weighted: (5 × 0.5 + 2 × 1) ÷ 1.5 = 3 kW.
+        let readings = load(tz, day, day, 900, |t| {
+            use gridhub_plugin_sdk::chrono::Timelike;
+            if t.hour() == 16 {
+                5.0
+            } else {
+                2.0
+            }
+        });
+        let (start, end) = (local_time(tz, day, 16, 30), local_time(tz, day, 18, 0));
+        assert!((measured(start, end, &readings).unwrap() - 3.0).abs() < 1e-9);
+        // Charging during the event counts negative.
+        let charging = load(tz, day, day, 900, |_| -1.5);
+        assert!((measured(start, end, &charging).unwrap() + 1.5).abs() < 1e-9);
+        // A missing quarter hour is an error, not a zero.
+        let mut gap = readings.clone();
+        drop_where(&mut gap, |s| s == local_time(tz, day, 17, 15));
+        assert!(matches!(
+            measured(start, end, &gap),
+            Err(RuleError::InsufficientHistory(_))
+        ));
+    }
+
+    #[test]
+    fn an_event_over_the_fall_dst_change_lasts_its_real_hours() {
+        // Nov 1, 2026 00:00–03:00 local is 4 real hours: 4 zero-baseline hours.
+        let tz = zone("America/New_York").unwrap();
+        let fall = date(2026, 11, 1);
+        let (start, end) = (local_time(tz, fall, 0, 0), local_time(tz, fall, 3, 0));
+        let b =
+            ConnectedSolutions::baseline(&params(), &baseline_request(battery("m"), start, end))
+                .unwrap();
+        assert_eq!(b.kw.len(), 4);
+        let readings = load(tz, fall, fall, 900, |_| 3.0);
+        assert!((measured(start, end, &readings).unwrap() - 3.0).abs() < 1e-9);
     }
 }
