@@ -10,6 +10,7 @@ mod idempotency;
 mod meters;
 mod pagination;
 mod plugins;
+mod program_rules;
 mod programs;
 mod schema_file;
 mod tenancy;

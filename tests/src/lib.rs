@@ -218,6 +218,32 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Records the customer's authorization of utility data sharing for a
+    /// meter. Stand-in for the hosted Connect flow (its own issue), which is
+    /// the only way a meter becomes AUTHORIZED.
+    pub async fn authorize_meter(&self, meter_id: &str) {
+        use gridhub_api::entity::meter;
+        use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+        let services = &self.server.as_ref().expect("running").services;
+        let done = meter::Entity::update_many()
+            .col_expr(
+                meter::Column::AuthorizationStatus,
+                Expr::value("AUTHORIZED"),
+            )
+            .filter(meter::Column::Id.eq(meter_id))
+            .exec(services.db.conn())
+            .await
+            .expect("authorize meter");
+        assert_eq!(done.rows_affected, 1);
+    }
+}
+
+/// The folder `scripts/build-plugins.sh` writes the program plugins to.
+pub fn plugins_dir() -> std::path::PathBuf {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../target/plugins").into()
+}
+
 /// A plugin built by `scripts/build-plugins.sh`: a program plugin from
 /// `target/plugins/`, or a test plugin (`plugin-test-*`) from `target/test-plugins/`.
 pub fn plugin_bytes(name: &str) -> Vec<u8> {
