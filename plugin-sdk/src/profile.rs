@@ -65,7 +65,9 @@ impl LoadProfile {
     /// local days of `tz`. Data coarser than the resolution is refused.
     pub fn new(series: &Series, tz: Tz, resolution: u32) -> Result<Self, RuleError> {
         validate(series)?;
-        if series.interval_seconds > resolution || !resolution.is_multiple_of(series.interval_seconds) {
+        if series.interval_seconds > resolution
+            || !resolution.is_multiple_of(series.interval_seconds)
+        {
             return Err(RuleError::InvalidInput(format!(
                 "this method needs intervals of at most {} minutes; got {}-minute data",
                 resolution / 60,
