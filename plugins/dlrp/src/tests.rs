@@ -271,3 +271,25 @@ fn a_single_meter_pledges_50_kw_an_aggregation_any_size() {
     );
     assert!(Dlrp::portfolio(&params(), &[p(50.0)]).unwrap().eligible);
 }
+
+#[test]
+fn labor_day_is_not_a_cbl_day_and_partial_hours_measure_negative_reduction() {
+    // Tuesday Sep 8, 2026: Monday Sep 7 (Labor Day) and the weekend are skipped.
+    let day = date(2026, 9, 8);
+    let (start, end) = (local_time(tz(), day, 14, 30), local_time(tz(), day, 15, 30));
+    let readings = load(tz(), date(2026, 7, 1), day, 900, move |t| {
+        if t.date_naive() == day {
+            20.0
+        } else {
+            10.0
+        }
+    });
+    let req = baseline_with(meter("TIER_1"), start, end, readings);
+    let b = Dlrp::baseline(&params_with("weather_adjustment", false.into()), &req).unwrap();
+    assert_eq!(b.days_used[0], "2026-09-04");
+    assert!(!b.days_used.contains(&"2026-09-07".to_string()));
+    // Baseline 10 kW over hours 14 and 15 (half each); actual 20 kW → −10 kW, −10 kWh.
+    assert_eq!(b.starts, [start - 1800, start + 1800]);
+    let d = gridhub_plugin_sdk::performance::delivered(&b, &req.readings, start, end).unwrap();
+    assert!((d.kw + 10.0).abs() < 1e-9 && (d.kwh + 10.0).abs() < 1e-9);
+}

@@ -139,9 +139,22 @@ fn winter_events_use_the_prior_winter_and_the_fall_dst_day_has_four_hours() {
             20.0
         }
     });
-    let b = Scr::baseline(&params(), &baseline_with(meter(), start, end, winter)).unwrap();
+    let b = Scr::baseline(
+        &params(),
+        &baseline_with(meter(), start, end, winter.clone()),
+    )
+    .unwrap();
     // Top 20 of (20 × 10 kW, 20 × 20 kW) = 20 kW.
     assert_eq!(b.kw, [20.0; 4]);
+    // Sunday Mar 14, 2027 01:00–04:00 local spans the spring change: 2 real hours.
+    let spring = date(2027, 3, 14);
+    let (start, end) = (
+        local_time(tz(), spring, 1, 0),
+        local_time(tz(), spring, 4, 0),
+    );
+    assert_eq!(end - start, 2 * 3600);
+    let b = Scr::baseline(&params(), &baseline_with(meter(), start, end, winter)).unwrap();
+    assert_eq!(b.kw, [20.0; 2]);
 }
 
 #[test]
