@@ -13,45 +13,12 @@ use gridhub_plugin_sdk::testing::{baseline_with, date, load, local_time, utility
 use gridhub_plugin_sdk::time::zone;
 use gridhub_plugin_sdk::{self as sdk, Rules};
 
+#[path = "../tests/support/to_host.rs"]
+mod to_host;
+use to_host::host_baseline_request as host_request;
+
 const METERS: usize = 2_000;
 const BATCH: usize = 200;
-
-fn host_request(r: &sdk::BaselineRequest) -> wit::BaselineRequest {
-    let m = &r.meter;
-    wit::BaselineRequest {
-        meter: wit::Meter {
-            id: m.id.clone(),
-            kind: m.kind.clone(),
-            device_type: m.device_type.clone(),
-            region: m.region.clone(),
-            iso: m.iso.clone(),
-            utility: m.utility.clone(),
-            load_zone: m.load_zone.clone(),
-            customer_class: m.customer_class.clone(),
-            capacity_kw: m.capacity_kw,
-            energy_kwh: m.energy_kwh,
-            authorization_status: m.authorization_status.clone(),
-            status: m.status.clone(),
-            network_tier: m.network_tier.clone(),
-            commercial_operation_date: m.commercial_operation_date.clone(),
-            colocated_renewable_kw: m.colocated_renewable_kw,
-            esi_id: m.esi_id.clone(),
-            attributes_json: m.attributes_json.clone(),
-        },
-        event: wit::EventWindow {
-            event_id: r.event.event_id.clone(),
-            start: r.event.start,
-            end: r.event.end,
-            energy_price: r.event.energy_price.clone(),
-        },
-        readings: wit::Series {
-            interval_seconds: r.readings.interval_seconds,
-            starts: r.readings.starts.clone(),
-            values: r.readings.values.clone(),
-        },
-        event_days: r.event_days.clone(),
-    }
-}
 
 fn plugin(host: &RulesHost, name: &str) -> std::sync::Arc<LoadedPlugin> {
     let path = format!(

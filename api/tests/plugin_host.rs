@@ -4,6 +4,10 @@
 
 #[path = "plugin_host/programs.rs"]
 mod programs;
+#[path = "support/to_host.rs"]
+mod to_host;
+
+use to_host::{host_meter, host_settlement};
 
 use gridhub_api::rules::{wit, RulesHost, RulesLimits};
 use gridhub_plugin_sdk::{self as sdk, testing, Rules};
@@ -26,54 +30,6 @@ pub fn wasm(name: &str) -> (RulesHost, std::sync::Arc<gridhub_api::rules::Loaded
     let host = RulesHost::new(RulesLimits::default(), None).unwrap();
     let loaded = host.load(&bytes).unwrap();
     (host, loaded)
-}
-
-/// SDK (guest) types and host types are generated from the same WIT; JSON-free
-/// field-by-field copies keep the two paths on identical inputs.
-pub fn host_meter(m: &sdk::Meter) -> wit::Meter {
-    wit::Meter {
-        id: m.id.clone(),
-        kind: m.kind.clone(),
-        device_type: m.device_type.clone(),
-        region: m.region.clone(),
-        iso: m.iso.clone(),
-        utility: m.utility.clone(),
-        load_zone: m.load_zone.clone(),
-        customer_class: m.customer_class.clone(),
-        capacity_kw: m.capacity_kw,
-        energy_kwh: m.energy_kwh,
-        authorization_status: m.authorization_status.clone(),
-        status: m.status.clone(),
-        network_tier: m.network_tier.clone(),
-        commercial_operation_date: m.commercial_operation_date.clone(),
-        colocated_renewable_kw: m.colocated_renewable_kw,
-        esi_id: m.esi_id.clone(),
-        attributes_json: m.attributes_json.clone(),
-    }
-}
-
-pub fn host_settlement(r: &sdk::SettlementRequest) -> wit::SettlementRequest {
-    wit::SettlementRequest {
-        meter: host_meter(&r.meter),
-        period_start: r.period_start.clone(),
-        period_end: r.period_end.clone(),
-        season: r.season.clone(),
-        committed_kw: r.committed_kw,
-        events: r
-            .events
-            .iter()
-            .map(|e| wit::EventPerformance {
-                event_id: e.event_id.clone(),
-                start: e.start,
-                end: e.end,
-                event_type: e.event_type.clone(),
-                committed_kw: e.committed_kw,
-                delivered_kw: e.delivered_kw,
-                delivered_kwh: e.delivered_kwh,
-                energy_price: e.energy_price.clone(),
-            })
-            .collect(),
-    }
 }
 
 #[test]

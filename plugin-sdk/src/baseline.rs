@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
-use crate::days::parse_days;
+use crate::days::{parse_days, select_like_days, DayType, LikeDayRule, Selection};
 use crate::profile::{needed_slots, window_slots, DaySlot, LoadProfile, WindowSlot};
 use crate::series::mean_kw;
 use crate::time::local_date;
-use crate::{Baseline, BaselineRequest, Measure, RuleError};
+use crate::{Baseline, BaselineRequest, Measure, Params, RuleError};
 
 /// Baseline kW per slot relative to the event day.
 pub type SlotValues = BTreeMap<DaySlot, f64>;
@@ -48,6 +48,73 @@ impl<'a> EventFrame<'a> {
             profile: LoadProfile::new(&request.readings, tz, resolution)?,
             event_days,
         })
+    }
+
+    /// The day-of adjustment window whose bounds are the parameters
+    /// `start_key` and `end_key`, in hours before the event start.
+    pub fn adjustment_window(
+        &self,
+        params: &Params,
+        start_key: &str,
+        end_key: &str,
+    ) -> Result<PreEventWindow, RuleError> {
+        let start = self.request.event.start;
+        let (from_before, to_before) = (
+            params.integer(start_key)? * 3600,
+            params.integer(end_key)? * 3600,
+        );
+        let (from, to) = (start - from_before, start - to_before);
+        if to <= from {
+            return Err(RuleError::InvalidParameters(format!(
+                "`{start_key}` must be more hours before the event than `{end_key}`"
+            )));
+        }
+        Ok(PreEventWindow {
+            from,
+            to,
+            slots: self.pre_event_window(from_before, to_before),
+        })
+    }
+
+    /// What a like day must have data for: the event's slots, and the
+    /// adjustment window's when one applies.
+    pub fn needed_for(&self, window: Option<&PreEventWindow>) -> Vec<DaySlot> {
+        match window {
+            Some(w) => self.needed(&[&w.slots]),
+            None => self.event_day_slots(),
+        }
+    }
+
+    /// The most recent like days of `day_type` before the event, skipping the
+    /// meter's event days and days without data in `needed`.
+    pub fn like_days(
+        &self,
+        day_type: DayType,
+        count: usize,
+        lookback_days: usize,
+        holidays: Vec<String>,
+        needed: &[DaySlot],
+    ) -> Selection {
+        let rule = LikeDayRule {
+            day_type,
+            count,
+            lookback_days: lookback_days as u32,
+            holidays,
+            excluded: self.event_days.clone(),
+        };
+        select_like_days(&self.profile, self.event_date, &rule, needed)
+    }
+
+    /// Event-day actual kW and baseline kW over an adjustment window.
+    pub fn window_means(
+        &self,
+        window: &PreEventWindow,
+        values: &SlotValues,
+    ) -> Result<(f64, f64), RuleError> {
+        Ok((
+            self.actual_kw(window.from, window.to)?,
+            self.weighted_mean(&window.slots, values)?,
+        ))
     }
 
     /// Slots of a window starting `from_before` seconds before the event and
@@ -136,6 +203,20 @@ impl<'a> EventFrame<'a> {
             notes,
         })
     }
+}
+
+/// A window before the event (UTC seconds) and its slots.
+#[derive(Debug, Clone)]
+pub struct PreEventWindow {
+    pub from: i64,
+    pub to: i64,
+    pub slots: Vec<WindowSlot>,
+}
+
+/// Notes naming the like days skipped for missing data, if any.
+pub fn skipped_note(selection: &Selection) -> Option<String> {
+    let days: Vec<String> = selection.incomplete().map(|d| d.to_string()).collect();
+    (!days.is_empty()).then(|| format!("days skipped for missing data: {}", days.join(", ")))
 }
 
 /// Multiplies every value by `ratio`.

@@ -220,11 +220,7 @@ pub fn portfolio_size(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{battery, enrollment, utility_meter};
-
-    fn codes(e: &Eligibility) -> Vec<&str> {
-        e.reasons.iter().map(|r| r.code.as_str()).collect()
-    }
+    use crate::testing::{battery, codes, enrollment, utility_meter};
 
     #[test]
     fn each_check_names_code_field_and_fix() {

@@ -233,3 +233,16 @@ pub fn settlement_for(
 pub fn date(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
 }
+
+/// Reason codes of a verdict, in order.
+pub fn codes(e: &crate::Eligibility) -> Vec<&str> {
+    e.reasons.iter().map(|r| r.code.as_str()).collect()
+}
+
+/// `(code, amount)` of each line item, in order.
+pub fn amounts(s: &crate::Settlement) -> Vec<(&str, &str)> {
+    s.line_items
+        .iter()
+        .map(|l| (l.code.as_str(), l.amount.as_str()))
+        .collect()
+}

@@ -2,7 +2,6 @@
 //! on the compiled plugin; and the server's seeded parameters checked against
 //! each plugin's `params.json`.
 
-use gridhub_api::rules::wit;
 use gridhub_plugin_sdk::chrono::{Datelike, Timelike};
 use gridhub_plugin_sdk::testing::{
     baseline_with, date, event_at, load, local_time, settlement_for, utility_meter,
@@ -10,7 +9,8 @@ use gridhub_plugin_sdk::testing::{
 use gridhub_plugin_sdk::time::zone;
 use gridhub_plugin_sdk::{self as sdk, Rules};
 
-use super::{host_meter, host_settlement, wasm};
+use super::to_host::{host_baseline_request, host_settlement};
+use super::wasm;
 
 const DRAM: &str = include_str!("../../../plugins/dram/params.json");
 const SCR: &str = include_str!("../../../plugins/scr/params.json");
@@ -18,24 +18,6 @@ const DLRP: &str = include_str!("../../../plugins/dlrp/params.json");
 const ERS: &str = include_str!("../../../plugins/ers/params.json");
 const CPS: &str = include_str!("../../../plugins/cps/params.json");
 const CS: &str = include_str!("../../../plugins/connected-solutions/params.json");
-
-fn host_baseline_request(r: &sdk::BaselineRequest) -> wit::BaselineRequest {
-    wit::BaselineRequest {
-        meter: host_meter(&r.meter),
-        event: wit::EventWindow {
-            event_id: r.event.event_id.clone(),
-            start: r.event.start,
-            end: r.event.end,
-            energy_price: r.event.energy_price.clone(),
-        },
-        readings: wit::Series {
-            interval_seconds: r.readings.interval_seconds,
-            starts: r.readings.starts.clone(),
-            values: r.readings.values.clone(),
-        },
-        event_days: r.event_days.clone(),
-    }
-}
 
 /// Runs a baseline both ways and checks they agree with `expected_kw`.
 fn baseline_both_ways<R: Rules>(

@@ -122,7 +122,7 @@ mod tests {
     use super::*;
     use gridhub_plugin_sdk::performance::delivered;
     use gridhub_plugin_sdk::testing::{
-        baseline_request, battery, date, drop_where, enrollment, event, load, local_time,
+        baseline_request, battery, codes, date, drop_where, enrollment, event, load, local_time,
         params_from, settlement,
     };
     use gridhub_plugin_sdk::time::zone;
@@ -148,7 +148,7 @@ mod tests {
         m.customer_class = None;
         let e = ConnectedSolutions::eligibility(&params(), &enrollment(m, Some(50.0))).unwrap();
         assert!(!e.eligible);
-        let codes: Vec<&str> = e.reasons.iter().map(|r| r.code.as_str()).collect();
+        let codes = codes(&e);
         assert_eq!(
             codes,
             [

@@ -5,7 +5,7 @@ use super::*;
 use gridhub_plugin_sdk::chrono_tz::Tz;
 use gridhub_plugin_sdk::performance::delivered;
 use gridhub_plugin_sdk::testing::{
-    baseline_request, baseline_with, battery, date, drop_where, enrollment, event_at, load,
+    baseline_request, baseline_with, battery, codes, date, drop_where, enrollment, event_at, load,
     local_time, params_from, settlement_for,
 };
 use gridhub_plugin_sdk::time::zone;
@@ -178,7 +178,7 @@ fn eligibility_reasons_and_fixes() {
     m.commercial_operation_date = Some("2018-06-30".into());
     m.colocated_renewable_kw = Some(50.0);
     let e = Cps::eligibility(&params(), &enrollment(m, Some(100.0))).unwrap();
-    let codes: Vec<&str> = e.reasons.iter().map(|r| r.code.as_str()).collect();
+    let codes = codes(&e);
     assert_eq!(
         codes,
         [

@@ -6,7 +6,7 @@
 use gridhub_plugin_sdk::baseline::{scale, EventFrame};
 use gridhub_plugin_sdk::checks::Checks;
 use gridhub_plugin_sdk::chrono::Datelike;
-use gridhub_plugin_sdk::days::{require_days, select_like_days, DayType, LikeDayRule};
+use gridhub_plugin_sdk::days::{require_days, DayType};
 use gridhub_plugin_sdk::methods::{high_x_of_y, mean_by_slot, multiplicative_adjustment};
 use gridhub_plugin_sdk::performance::performance_factor;
 use gridhub_plugin_sdk::profile::HOUR;
@@ -104,27 +104,24 @@ impl Rules for Dlrp {
     /// averaged per hour; then the weather adjustment.
     fn baseline(params: &Params, request: &BaselineRequest) -> Result<Baseline, RuleError> {
         let frame = EventFrame::new(request, params.timezone()?, HOUR)?;
-        let hours = |key| params.integer(key).map(|h| h * 3600);
-        let adjust = params.boolean("weather_adjustment")?;
-        let (from_before, to_before) = (
-            hours("weather_adjustment_window_start_hours")?,
-            hours("weather_adjustment_window_end_hours")?,
-        );
-        let window = frame.pre_event_window(from_before, to_before);
-        let needed = if adjust {
-            frame.needed(&[&window])
+        let window = if params.boolean("weather_adjustment")? {
+            Some(frame.adjustment_window(
+                params,
+                "weather_adjustment_window_start_hours",
+                "weather_adjustment_window_end_hours",
+            )?)
         } else {
-            frame.event_day_slots()
+            None
         };
+        let needed = frame.needed_for(window.as_ref());
         let candidates = params.count("cbl_candidate_days")?;
-        let rule = LikeDayRule {
-            day_type: DayType::Weekday,
-            count: candidates,
-            lookback_days: params.count("cbl_max_lookback_days")? as u32,
-            holidays: params.holidays()?,
-            excluded: frame.event_days.clone(),
-        };
-        let selection = select_like_days(&frame.profile, frame.event_date, &rule, &needed);
+        let selection = frame.like_days(
+            DayType::Weekday,
+            candidates,
+            params.count("cbl_max_lookback_days")?,
+            params.holidays()?,
+            &needed,
+        );
         require_days(selection.days.len(), candidates, "weekday CBL days")?;
         let selected = params.count("cbl_selected_days")?;
         let high = high_x_of_y(
@@ -155,10 +152,8 @@ impl Rules for Dlrp {
             let days: Vec<String> = high.low_usage.iter().map(|d| d.to_string()).collect();
             notes.push(format!("low-usage days dropped: {}", days.join(", ")));
         }
-        if adjust {
-            let start = request.event.start;
-            let actual = frame.actual_kw(start - from_before, start - to_before)?;
-            let cbl = frame.weighted_mean(&window, &values)?;
+        if let Some(window) = &window {
+            let (actual, cbl) = frame.window_means(window, &values)?;
             let ratio =
                 multiplicative_adjustment(actual, cbl, params.number("weather_adjustment_cap")?);
             scale(&mut values, ratio.applied);
@@ -169,7 +164,7 @@ impl Rules for Dlrp {
         }
         let method = format!(
             "CBL high {selected} of {candidates} weekdays{}",
-            if adjust {
+            if window.is_some() {
                 " with weather adjustment"
             } else {
                 ""

@@ -4,8 +4,8 @@ use super::*;
 use gridhub_plugin_sdk::chrono::{Datelike, NaiveDate, Timelike};
 use gridhub_plugin_sdk::chrono_tz::Tz;
 use gridhub_plugin_sdk::testing::{
-    baseline_with, date, drop_where, enrollment, event_at, load, local_time, params_from,
-    settlement_for, utility_meter,
+    amounts, baseline_with, codes, date, drop_where, enrollment, event_at, load, local_time,
+    params_from, settlement_for, utility_meter,
 };
 use gridhub_plugin_sdk::time::zone;
 use gridhub_plugin_sdk::{serde_json, Meter, Series};
@@ -195,11 +195,7 @@ fn settlement_performance_factor_fifth_event_bonus_and_energy() {
     .collect();
     let req = settlement_for(meter("TIER_2"), "2026-06-01", "2026-10-31", 100.0, events);
     let s = Dlrp::settle(&params(), &req).unwrap();
-    let lines: Vec<(&str, &str)> = s
-        .line_items
-        .iter()
-        .map(|l| (l.code.as_str(), l.amount.as_str()))
-        .collect();
+    let lines = amounts(&s);
     assert_eq!(
         lines,
         [
@@ -245,12 +241,8 @@ fn eligibility_reasons_and_fixes() {
     m.network_tier = None;
     let mut r = enrollment(m, Some(100.0));
     r.interval_history_days = 400;
-    let codes: Vec<String> = Dlrp::eligibility(&params(), &r)
-        .unwrap()
-        .reasons
-        .into_iter()
-        .map(|r| r.code)
-        .collect();
+    let verdict = Dlrp::eligibility(&params(), &r).unwrap();
+    let codes = codes(&verdict);
     assert_eq!(codes, ["UTILITY_NOT_ELIGIBLE", "NETWORK_TIER_MISSING"]);
 }
 

@@ -3,9 +3,9 @@
 //! monthly capacity on demonstrated kW and energy at the event price.
 //! Rules: `shared/programs.md`; parameters: README.md.
 
-use gridhub_plugin_sdk::baseline::{scale, EventFrame};
+use gridhub_plugin_sdk::baseline::{scale, skipped_note, EventFrame};
 use gridhub_plugin_sdk::checks::{portfolio_size, Checks};
-use gridhub_plugin_sdk::days::{day_type, require_days, select_like_days, DayType, LikeDayRule};
+use gridhub_plugin_sdk::days::{day_type, require_days, DayType};
 use gridhub_plugin_sdk::methods::{mean_by_slot, multiplicative_adjustment};
 use gridhub_plugin_sdk::profile::HOUR;
 use gridhub_plugin_sdk::settlement::{energy_line, event_price, monthly_lines, MonthlyRate};
@@ -64,12 +64,12 @@ impl Rules for Dram {
     fn baseline(params: &Params, request: &BaselineRequest) -> Result<Baseline, RuleError> {
         let holidays = params.holidays()?;
         let frame = EventFrame::new(request, params.timezone()?, HOUR)?;
-        let hours = |key| params.integer(key).map(|h| h * 3600);
-        let window = frame.pre_event_window(
-            hours("adjustment_window_start_hours")?,
-            hours("adjustment_window_end_hours")?,
-        );
-        let needed = frame.needed(&[&window]);
+        let window = frame.adjustment_window(
+            params,
+            "adjustment_window_start_hours",
+            "adjustment_window_end_hours",
+        )?;
+        let needed = frame.needed_for(Some(&window));
         let day_type = day_type(frame.event_date, &holidays);
         let (count, required, label) = match day_type {
             DayType::Weekday => (
@@ -82,14 +82,8 @@ impl Rules for Dram {
                 (n, n, "weekend/holiday like days")
             }
         };
-        let rule = LikeDayRule {
-            day_type,
-            count,
-            lookback_days: params.count("baseline_lookback_days")? as u32,
-            holidays,
-            excluded: frame.event_days.clone(),
-        };
-        let selection = select_like_days(&frame.profile, frame.event_date, &rule, &needed);
+        let lookback = params.count("baseline_lookback_days")?;
+        let selection = frame.like_days(day_type, count, lookback, holidays, &needed);
         require_days(selection.days.len(), required, label)?;
 
         let mut values = EventFrame::values(
@@ -101,11 +95,7 @@ impl Rules for Dram {
         } else {
             params.number("adjustment_cap")?
         };
-        let actual = frame.actual_kw(
-            request.event.start - hours("adjustment_window_start_hours")?,
-            request.event.start - hours("adjustment_window_end_hours")?,
-        )?;
-        let unadjusted = frame.weighted_mean(&window, &values)?;
+        let (actual, unadjusted) = frame.window_means(&window, &values)?;
         let ratio = multiplicative_adjustment(actual, unadjusted, cap);
         scale(&mut values, ratio.applied);
 
@@ -122,13 +112,7 @@ impl Rules for Dram {
             "load-point adjustment: actual {actual:.3} kW ÷ baseline {unadjusted:.3} kW = {:.4}, applied {:.4} (cap ±{cap})",
             ratio.raw, ratio.applied
         )];
-        let incomplete: Vec<String> = selection.incomplete().map(|d| d.to_string()).collect();
-        if !incomplete.is_empty() {
-            notes.push(format!(
-                "days skipped for missing data: {}",
-                incomplete.join(", ")
-            ));
-        }
+        notes.extend(skipped_note(&selection));
         frame.finish(&method, &values, &selection.days, notes)
     }
 

@@ -5,8 +5,8 @@ use super::*;
 use chrono::{Datelike, Timelike};
 use gridhub_plugin_sdk::performance::delivered;
 use gridhub_plugin_sdk::testing::{
-    baseline_with, date, drop_where, enrollment, event_at, load, local_time, params_from,
-    settlement_for, utility_meter,
+    amounts, baseline_with, codes, date, drop_where, enrollment, event_at, load, local_time,
+    params_from, settlement_for, utility_meter,
 };
 use gridhub_plugin_sdk::time::zone;
 use gridhub_plugin_sdk::{Measure, Meter, PortfolioMember, Series};
@@ -200,11 +200,7 @@ fn settlement_capacity_on_demonstrated_kw_and_energy_at_event_prices() {
         vec![first, second],
     );
     let s = Dram::settle(&params(), &req).unwrap();
-    let amounts: Vec<(&str, &str)> = s
-        .line_items
-        .iter()
-        .map(|l| (l.code.as_str(), l.amount.as_str()))
-        .collect();
+    let amounts = amounts(&s);
     // Capacity: $6.00 × min(200, (150+170)/2 = 160) = $960.00.
     // Energy: 300 kWh × $0.25 = $75.00; 340 kWh × default $0.10 = $34.00.
     assert_eq!(
@@ -250,7 +246,7 @@ fn eligibility_reasons_and_fixes() {
     let mut r = enrollment(m, Some(150.0));
     r.other_enrollments = vec!["CA_ELRP".into()];
     let e = Dram::eligibility(&params(), &r).unwrap();
-    let codes: Vec<&str> = e.reasons.iter().map(|r| r.code.as_str()).collect();
+    let codes = codes(&e);
     assert_eq!(
         codes,
         [

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use gridhub_plugin_sdk::baseline::{shift, EventFrame};
+use gridhub_plugin_sdk::baseline::{shift, skipped_note, EventFrame};
 use gridhub_plugin_sdk::checks::{portfolio_kw, Checks};
 use gridhub_plugin_sdk::chrono::{Duration, NaiveDate};
-use gridhub_plugin_sdk::days::{day_type, require_days, select_like_days, DayType, LikeDayRule};
+use gridhub_plugin_sdk::days::{day_type, require_days, DayType};
 use gridhub_plugin_sdk::methods::{additive_adjustment, middle_by_slot};
 use gridhub_plugin_sdk::money::{cents, format, quantity_decimal};
 use gridhub_plugin_sdk::performance::threshold_factor;
@@ -164,28 +164,20 @@ impl Rules for Ers {
     fn baseline(params: &Params, request: &BaselineRequest) -> Result<Baseline, RuleError> {
         let holidays = params.holidays()?;
         let frame = EventFrame::new(request, params.timezone()?, QUARTER_HOUR)?;
-        let adjust = params.boolean("event_day_adjustment")?;
-        let hours = |key| params.integer(key).map(|h| h * 3600);
-        let (from_before, to_before) = (
-            hours("adjustment_window_start_hours")?,
-            hours("adjustment_window_end_hours")?,
-        );
-        let window = frame.pre_event_window(from_before, to_before);
-        let needed = if adjust {
-            frame.needed(&[&window])
+        let window = if params.boolean("event_day_adjustment")? {
+            Some(frame.adjustment_window(
+                params,
+                "adjustment_window_start_hours",
+                "adjustment_window_end_hours",
+            )?)
         } else {
-            frame.event_day_slots()
+            None
         };
+        let needed = frame.needed_for(window.as_ref());
         let count = params.count("baseline_like_days")?;
         let day_type = day_type(frame.event_date, &holidays);
-        let rule = LikeDayRule {
-            day_type,
-            count,
-            lookback_days: params.count("baseline_lookback_days")? as u32,
-            holidays,
-            excluded: frame.event_days.clone(),
-        };
-        let selection = select_like_days(&frame.profile, frame.event_date, &rule, &needed);
+        let lookback = params.count("baseline_lookback_days")?;
+        let selection = frame.like_days(day_type, count, lookback, holidays, &needed);
         let label = match day_type {
             DayType::Weekday => "weekday like days",
             DayType::WeekendOrHoliday => "weekend/holiday like days",
@@ -196,14 +188,14 @@ impl Rules for Ers {
             &needed,
             middle_by_slot(&frame.profile, &selection.days, &needed, trim)?,
         );
-        let mut notes = Vec::new();
-        if adjust {
-            let start = request.event.start;
-            let actual = frame.actual_kw(start - from_before, start - to_before)?;
-            let base = frame.weighted_mean(&window, &values)?;
+        let mut notes: Vec<String> = skipped_note(&selection).into_iter().collect();
+        if let Some(window) = &window {
+            let (actual, base) = frame.window_means(window, &values)?;
             let offset = additive_adjustment(actual, base);
             shift(&mut values, offset);
-            notes.push(format!("event-day adjustment: actual {actual:.3} kW − baseline {base:.3} kW = {offset:+.3} kW"));
+            notes.insert(0, format!(
+                "event-day adjustment: actual {actual:.3} kW − baseline {base:.3} kW = {offset:+.3} kW"
+            ));
         }
         let kept = count - 2 * trim;
         frame.finish(

@@ -5,7 +5,7 @@ use gridhub_plugin_sdk::chrono::{Datelike, Timelike};
 use gridhub_plugin_sdk::chrono_tz::Tz;
 use gridhub_plugin_sdk::performance::delivered;
 use gridhub_plugin_sdk::testing::{
-    baseline_with, date, drop_where, enrollment, event_at, load, local_time, params_from,
+    baseline_with, codes, date, drop_where, enrollment, event_at, load, local_time, params_from,
     settlement_for, utility_meter,
 };
 use gridhub_plugin_sdk::time::zone;
@@ -217,12 +217,8 @@ fn eligibility_reasons_and_fixes() {
     m.esi_id = None;
     m.load_zone = Some("LZ_NOWHERE".into());
     m.attributes_json = r#"{"ersServiceType": "ERS-60", "ersTimePeriods": ["TP9"]}"#.into();
-    let codes: Vec<String> = Ers::eligibility(&params(), &enrollment(m, Some(150.0)))
-        .unwrap()
-        .reasons
-        .into_iter()
-        .map(|r| r.code)
-        .collect();
+    let verdict = Ers::eligibility(&params(), &enrollment(m, Some(150.0))).unwrap();
+    let codes = codes(&verdict);
     assert_eq!(
         codes,
         [

@@ -6,8 +6,8 @@ use gridhub_plugin_sdk::chrono::{Datelike, Timelike, Utc};
 use gridhub_plugin_sdk::chrono_tz::Tz;
 use gridhub_plugin_sdk::performance::delivered;
 use gridhub_plugin_sdk::testing::{
-    baseline_with, date, drop_where, enrollment, event_at, load, local_time, params_from,
-    settlement_for, utility_meter,
+    amounts, baseline_with, codes, date, drop_where, enrollment, event_at, load, local_time,
+    params_from, settlement_for, utility_meter,
 };
 use gridhub_plugin_sdk::time::zone;
 use gridhub_plugin_sdk::{serde_json, Meter, Params, Series};
@@ -182,11 +182,7 @@ fn settlement_strip_capacity_and_energy_with_the_4_hour_minimum() {
     e3.energy_price = Some("0.30".into());
     let req = settlement_for(meter(), "2026-07-01", "2026-07-31", 200.0, vec![e1, e2, e3]);
     let s = Scr::settle(&params(), &req).unwrap();
-    let amounts: Vec<(&str, &str)> = s
-        .line_items
-        .iter()
-        .map(|l| (l.code.as_str(), l.amount.as_str()))
-        .collect();
+    let amounts = amounts(&s);
     // Factor (0.75 + 1 + 0.5)/3 = 0.75 → $3.00 × 200 kW × 0.75 = $450.00.
     // e1: 150 kW × max(2 h, 4 h) × max($0.50, $0.80) = 600 kWh × 0.80 = $480.00.
     // e3: 100 kW × 5 h × max($0.50, $0.30) = 500 kWh × 0.50 = $250.00. The test pays no energy.
@@ -213,7 +209,7 @@ fn eligibility_reasons_and_fixes() {
     m.authorization_status = "PENDING".into();
     m.attributes_json = r#"{"intervalMeter": false}"#.into();
     let e = Scr::eligibility(&params(), &enrollment(m, Some(150.0))).unwrap();
-    let codes: Vec<&str> = e.reasons.iter().map(|r| r.code.as_str()).collect();
+    let codes = codes(&e);
     assert_eq!(
         codes,
         [
