@@ -7,9 +7,7 @@
 //! spring DST day the 2am slot does not exist; on the fall day the 1am slot is
 //! lived twice and its kW is the mean of both.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Duration, NaiveDate, Timelike};
+use chrono::{DateTime, Duration, NaiveDate, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 
 use crate::{RuleError, Series};
@@ -23,12 +21,55 @@ struct Cell {
     covered: u32,
 }
 
-/// Load per (local date, slot).
+/// Load per (local date, slot), stored densely: day `d` after `first`, slot
+/// `i` is `cells[d × slots_per_day + i]`.
 #[derive(Debug, Clone)]
 pub struct LoadProfile {
     tz: Tz,
     resolution: u32,
-    cells: BTreeMap<(NaiveDate, u32), Cell>,
+    first: NaiveDate,
+    slots_per_day: usize,
+    cells: Vec<Cell>,
+}
+
+/// Local (date, seconds after midnight) of UTC instants, reusing the zone's
+/// offset within a UTC hour (US offsets change only on hour boundaries).
+struct LocalClock {
+    tz: Tz,
+    hour: i64,
+    offset: i64,
+}
+
+impl LocalClock {
+    fn new(tz: Tz) -> Self {
+        Self {
+            tz,
+            hour: i64::MIN,
+            offset: 0,
+        }
+    }
+
+    fn local(&mut self, unix: i64) -> Result<(NaiveDate, u32), RuleError> {
+        let hour = unix.div_euclid(3600);
+        if hour != self.hour {
+            let utc = DateTime::from_timestamp(unix, 0)
+                .ok_or_else(|| RuleError::InvalidInput(format!("bad timestamp {unix}")))?;
+            self.offset = i64::from(
+                self.tz
+                    .offset_from_utc_datetime(&utc.naive_utc())
+                    .fix()
+                    .local_minus_utc(),
+            );
+            self.hour = hour;
+        }
+        let local = unix + self.offset;
+        // 719,163 days from 0001-01-01 (CE day 1) to 1970-01-01.
+        let date = i32::try_from(local.div_euclid(86_400) + 719_163)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(|| RuleError::InvalidInput(format!("bad timestamp {unix}")))?;
+        Ok((date, local.rem_euclid(86_400) as u32))
+    }
 }
 
 /// Checks a series is well formed: equal columns, finite values, a supported
@@ -74,19 +115,38 @@ impl LoadProfile {
                 series.interval_seconds / 60
             )));
         }
-        let mut cells: BTreeMap<(NaiveDate, u32), Cell> = BTreeMap::new();
-        for (start, kwh) in series.starts.iter().zip(&series.values) {
-            let local = DateTime::from_timestamp(*start, 0)
-                .ok_or_else(|| RuleError::InvalidInput(format!("bad timestamp {start}")))?
-                .with_timezone(&tz);
-            let index = local.num_seconds_from_midnight() / resolution;
-            let cell = cells.entry((local.date_naive(), index)).or_default();
+        let slots_per_day = (86_400 / resolution) as usize;
+        let mut clock = LocalClock::new(tz);
+        let placed: Vec<(NaiveDate, u32)> = series
+            .starts
+            .iter()
+            .map(|s| clock.local(*s).map(|(d, secs)| (d, secs / resolution)))
+            .collect::<Result<_, _>>()?;
+        let (Some(first), Some(last)) = (
+            placed.iter().map(|p| p.0).min(),
+            placed.iter().map(|p| p.0).max(),
+        ) else {
+            return Ok(Self {
+                tz,
+                resolution,
+                first: NaiveDate::MIN,
+                slots_per_day,
+                cells: Vec::new(),
+            });
+        };
+        let days = (last - first).num_days() as usize + 1;
+        let mut cells = vec![Cell::default(); days * slots_per_day];
+        for ((date, index), kwh) in placed.into_iter().zip(&series.values) {
+            let cell =
+                &mut cells[(date - first).num_days() as usize * slots_per_day + index as usize];
             cell.kwh += kwh;
             cell.covered += series.interval_seconds;
         }
         Ok(Self {
             tz,
             resolution,
+            first,
+            slots_per_day,
             cells,
         })
     }
@@ -101,7 +161,11 @@ impl LoadProfile {
 
     /// Mean kW in a slot; `None` when any part of it is missing.
     pub fn kw(&self, date: NaiveDate, slot: u32) -> Option<f64> {
-        let cell = self.cells.get(&(date, slot))?;
+        let day = usize::try_from((date - self.first).num_days()).ok()?;
+        if slot as usize >= self.slots_per_day {
+            return None;
+        }
+        let cell = self.cells.get(day * self.slots_per_day + slot as usize)?;
         (cell.covered >= self.resolution)
             .then(|| cell.kwh / (f64::from(cell.covered) / f64::from(HOUR)))
     }
