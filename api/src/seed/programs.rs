@@ -5,7 +5,7 @@
 use async_graphql::Json;
 use serde_json::{json, Value};
 
-use crate::domain::geo::Region;
+use crate::domain::geo::{load_zones, Iso, Region};
 use crate::domain::program::{MvKind, ParameterInput, ParameterKind, ProgramSpec, Season};
 
 use ParameterKind::{Boolean, Integer, Json as JsonKind, Money, Number, String as Text};
@@ -240,7 +240,7 @@ fn dram() -> ProgramSpec {
 
 fn scr() -> ProgramSpec {
     let params = Params::new("NYISO SCR program rules")
-        .add("eligible_load_zones", JsonKind, json!(["A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K"]), None, "NYISO load zones that may participate")
+        .add("eligible_load_zones", JsonKind, json!(load_zones(Iso::Nyiso)), None, "NYISO load zones that may participate")
         .add("min_resource_kw", Number, json!(100), Some("kW"), "Minimum size of a resource")
         .add("acl_top_hours", Integer, json!(20), Some("h"), "Highest loads averaged for the Average Coincident Load")
         .add("acl_peak_hour_count", Integer, json!(40), Some("h"), "Zone peak hours of the prior-year capability period considered")
@@ -439,16 +439,7 @@ fn ers() -> ProgramSpec {
         .add(
             "eligible_load_zones",
             JsonKind,
-            json!([
-                "LZ_HOUSTON",
-                "LZ_NORTH",
-                "LZ_SOUTH",
-                "LZ_WEST",
-                "LZ_AEN",
-                "LZ_CPS",
-                "LZ_LCRA",
-                "LZ_RAYBN"
-            ]),
+            json!(load_zones(Iso::Ercot)),
             None,
             "ERCOT load zones that may participate",
         )
