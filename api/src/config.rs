@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub bundled_plugin_dir: Option<PathBuf>,
     /// How often a replica re-reads the active plugin versions.
     pub plugin_refresh: Duration,
+    /// How often events are started and completed by the clock.
+    pub event_clock: Duration,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -42,6 +44,7 @@ impl Default for ServerConfig {
             plugin_cache_dir: Some(PathBuf::from("./data/plugin-cache")),
             bundled_plugin_dir: None,
             plugin_refresh: Duration::from_secs(2),
+            event_clock: Duration::from_secs(1),
         }
     }
 }

@@ -48,9 +48,29 @@ pub enum ApiError {
     IdempotencyKeyReused(String),
     #[error("internal error; quote reference {reference} when reporting it")]
     Internal { reference: String },
+    /// An event schedule breaks the program's rules (season, hours, duration,
+    /// notice, event count); an admin may override with a recorded reason.
+    #[error("the schedule breaks the program's rules: {}; an ADMIN may schedule it anyway with `overrideReason`", summarize_rules(.0))]
+    ScheduleRules(Vec<RuleViolation>),
     /// A failure of a program's rules plugin; the code says which kind.
     #[error("{message}")]
     Plugin { code: &'static str, message: String },
+}
+
+/// One schedule rule an event would break.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RuleViolation {
+    /// Stable rule code, e.g. `OUTSIDE_SEASON`, `OUTSIDE_EVENT_WINDOW`.
+    pub rule: &'static str,
+    pub message: String,
+}
+
+fn summarize_rules(violations: &[RuleViolation]) -> String {
+    violations
+        .iter()
+        .map(|v| v.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn summarize(errors: &[FieldError]) -> String {
@@ -76,6 +96,7 @@ impl ApiError {
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::IdempotencyKeyReused(_) => "IDEMPOTENCY_KEY_REUSED",
             ApiError::Internal { .. } => "INTERNAL",
+            ApiError::ScheduleRules(_) => "SCHEDULE_RULE_VIOLATION",
             ApiError::Plugin { code, .. } => code,
         }
     }
@@ -119,6 +140,10 @@ impl ApiError {
                 vec![("entity", (*entity).into()), ("id", id.clone().into())]
             }
             ApiError::Internal { reference } => vec![("reference", reference.clone().into())],
+            ApiError::ScheduleRules(violations) => vec![(
+                "violations",
+                serde_json::to_value(violations).unwrap_or_default(),
+            )],
             _ => vec![],
         }
     }

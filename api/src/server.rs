@@ -79,7 +79,10 @@ impl RunningServer {
 
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let services = prepare(&config).await?;
-    let background = vec![services.plugins.spawn_refresh(config.plugin_refresh)];
+    let background = vec![
+        services.plugins.spawn_refresh(config.plugin_refresh),
+        services.events.spawn_clock(config.event_clock),
+    ];
     let state = AppState {
         schema: graphql::build_schema(Some(services.clone())),
         services: services.clone(),

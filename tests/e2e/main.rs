@@ -5,6 +5,7 @@
 mod auth;
 mod dataloader;
 mod enrollments;
+mod events;
 mod http_spec;
 mod idempotency;
 mod meters;

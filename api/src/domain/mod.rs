@@ -4,6 +4,7 @@
 
 pub mod date;
 pub mod enrollment;
+pub mod event;
 pub mod geo;
 pub mod meter;
 pub mod program;

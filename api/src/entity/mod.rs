@@ -2,9 +2,13 @@
 //! GraphQL types live in `graphql/` and map from these.
 
 pub mod api_key;
+pub mod dispatch;
 pub mod enrollment;
 pub mod enrollment_history;
 pub mod enrollment_idle_period;
+pub mod event;
+pub mod event_change;
+pub mod event_notification;
 pub mod idempotency_record;
 pub mod meter;
 pub mod partner;

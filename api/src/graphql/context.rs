@@ -5,10 +5,10 @@ use async_graphql::Context;
 
 use super::loaders::{
     ApiKeysByPartnerLoader, BatchLoader, EnrollmentHistoryLoader, EnrollmentsByMeterLoader,
-    IdlePeriodLoader, MeterLoader, PartnerLoader, PluginVersionsLoader, ProgramLoader,
-    ProgramVersionsLoader,
+    EventChangesLoader, EventResponsesLoader, IdlePeriodLoader, MeterLoader, PartnerLoader,
+    PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader,
 };
-use crate::auth::Principal;
+use crate::auth::{Principal, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::services::Services;
 
@@ -32,10 +32,17 @@ pub struct Loaders {
     pub enrollments_by_meter: BatchLoader<EnrollmentsByMeterLoader>,
     pub enrollment_history: BatchLoader<EnrollmentHistoryLoader>,
     pub idle_periods: BatchLoader<IdlePeriodLoader>,
+    pub event_changes: BatchLoader<EventChangesLoader>,
+    pub event_responses: BatchLoader<EventResponsesLoader>,
 }
 
 impl Loaders {
-    pub fn new(services: &Services) -> Self {
+    /// `principal` scopes the loaders whose answers depend on the tenant.
+    pub fn new(services: &Services, principal: Option<&Principal>) -> Self {
+        // No principal (or an analyst): counts of no partner's dispatches leak.
+        let tenant = principal
+            .and_then(|p| p.tenant(None).ok())
+            .unwrap_or_else(|| Tenant::Partner(String::new()));
         Self {
             partners: BatchLoader::new(PartnerLoader(services.clone())),
             program_versions: BatchLoader::new(ProgramVersionsLoader(services.clone())),
@@ -46,6 +53,8 @@ impl Loaders {
             enrollments_by_meter: BatchLoader::new(EnrollmentsByMeterLoader(services.clone())),
             enrollment_history: BatchLoader::new(EnrollmentHistoryLoader(services.clone())),
             idle_periods: BatchLoader::new(IdlePeriodLoader(services.clone())),
+            event_changes: BatchLoader::new(EventChangesLoader(services.clone())),
+            event_responses: BatchLoader::new(EventResponsesLoader(services.clone(), tenant)),
         }
     }
 }

@@ -205,3 +205,25 @@ impl BatchLoad for IdlePeriodLoader {
         self.0.enrollments.idle_periods_of(keys).await
     }
 }
+
+/// Changes of an event, oldest first.
+pub struct EventChangesLoader(pub Services);
+
+impl BatchLoad for EventChangesLoader {
+    type Value = Vec<crate::entity::event_change::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.events.changes_of(keys).await
+    }
+}
+
+/// How an event's meters answered, counted within the caller's tenant.
+pub struct EventResponsesLoader(pub Services, pub crate::auth::Tenant);
+
+impl BatchLoad for EventResponsesLoader {
+    type Value = crate::services::events::ResponseSummary;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.events.summaries(&self.1, keys).await
+    }
+}

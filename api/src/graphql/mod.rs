@@ -7,6 +7,7 @@ pub mod context;
 pub mod eligibility;
 pub mod enrollments;
 pub mod errors;
+pub mod events;
 pub mod loaders;
 pub mod meters;
 pub mod pagination;
@@ -34,6 +35,7 @@ pub struct QueryRoot(
     catalog::CatalogQuery,
     eligibility::EligibilityQuery,
     enrollments::EnrollmentQuery,
+    events::EventQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,6 +46,7 @@ pub struct MutationRoot(
     programs::ProgramMutation,
     plugins::PluginMutation,
     enrollments::EnrollmentMutation,
+    events::EventMutation,
 );
 
 pub type GridhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

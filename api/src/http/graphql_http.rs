@@ -271,12 +271,13 @@ async fn execute(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let marker = ExecutionMarker::default();
+    let loaders = Loaders::new(&app.services, principal.as_ref());
     let request = request
         .data(RequestContext {
             principal,
             idempotency_key,
         })
-        .data(Loaders::new(&app.services))
+        .data(loaders)
         .data(marker.clone());
     app.metrics.graphql_requests.fetch_add(1, Ordering::Relaxed);
     let response = app.schema.execute(request).await;

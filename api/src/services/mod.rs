@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod eligibility;
 pub mod enrollments;
+pub mod events;
 pub mod idempotency;
 pub mod meters;
 pub mod pagination;
@@ -36,6 +37,7 @@ pub struct Services {
     pub plugins: plugins::PluginService,
     pub eligibility: eligibility::EligibilityService,
     pub enrollments: enrollments::EnrollmentService,
+    pub events: events::EventService,
 }
 
 impl Services {
@@ -50,6 +52,7 @@ impl Services {
             plugins.clone(),
         );
         Self {
+            events: events::EventService::new(db.clone(), programs.clone()),
             enrollments: enrollments::EnrollmentService::new(
                 db.clone(),
                 meters.clone(),

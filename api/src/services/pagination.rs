@@ -109,6 +109,32 @@ impl<T> Page<T> {
     }
 }
 
+/// Orders and limits an id-keyed query for one page (fetching one row more
+/// than asked, to know whether another page follows).
+pub fn keyset<E, C>(query: sea_orm::Select<E>, page: &PageRequest, id: C) -> sea_orm::Select<E>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ColumnTrait,
+{
+    use sea_orm::{QueryFilter, QueryOrder, QuerySelect};
+    match page {
+        PageRequest::Forward { after, first } => {
+            let q = match after {
+                Some(a) => query.filter(id.gt(a.clone())),
+                None => query,
+            };
+            q.order_by_asc(id).limit(*first as u64 + 1)
+        }
+        PageRequest::Backward { before, last } => {
+            let q = match before {
+                Some(b) => query.filter(id.lt(b.clone())),
+                None => query,
+            };
+            q.order_by_desc(id).limit(*last as u64 + 1)
+        }
+    }
+}
+
 pub fn encode_cursor(id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("id:{id}"))
 }
