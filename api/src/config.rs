@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub plugin_refresh: Duration,
     /// How often events are started and completed by the clock.
     pub event_clock: Duration,
+    /// Webhook retry policy.
+    pub webhooks: crate::services::webhooks::WebhookConfig,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -45,6 +47,7 @@ impl Default for ServerConfig {
             bundled_plugin_dir: None,
             plugin_refresh: Duration::from_secs(2),
             event_clock: Duration::from_secs(1),
+            webhooks: Default::default(),
         }
     }
 }

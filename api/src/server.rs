@@ -35,7 +35,7 @@ pub async fn prepare(config: &ServerConfig) -> Result<Services, StartError> {
     db.migrate().await?;
     let rules = RulesHost::new(config.rules_limits.clone(), config.plugin_cache_dir.clone())
         .map_err(ApiError::from)?;
-    let services = Services::new(db, Arc::new(rules));
+    let services = Services::new(db, Arc::new(rules), config.webhooks.clone());
     let seeded = services
         .programs
         .seed(&seed::programs::default_programs())
@@ -82,6 +82,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let background = vec![
         services.plugins.spawn_refresh(config.plugin_refresh),
         services.events.spawn_clock(config.event_clock),
+        services.webhooks.spawn_worker(),
     ];
     let state = AppState {
         schema: graphql::build_schema(Some(services.clone())),

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_plugins_enrollments;
 mod m20261123_000003_dispatch;
+mod m20261123_000004_webhooks;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_plugins_enrollments::Migration),
             Box::new(m20261123_000003_dispatch::Migration),
+            Box::new(m20261123_000004_webhooks::Migration),
         ]
     }
 }

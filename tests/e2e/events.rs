@@ -4,22 +4,27 @@
 use gridhub_tests::{battery, plugins_dir, TestServer};
 use serde_json::{json, Value};
 
-const SCHEDULE: &str = "mutation($in: ScheduleEventInput!, $k: String) { scheduleEvent(input: $in, idempotencyKey: $k) { id status revision overrideReason energyPrice responses { meters committedKw pending } changes { kind changedBy } } }";
+pub const SCHEDULE: &str = "mutation($in: ScheduleEventInput!, $k: String) { scheduleEvent(input: $in, idempotencyKey: $k) { id status revision overrideReason energyPrice responses { meters committedKw pending } changes { kind changedBy } } }";
 const EVENT: &str = "query($id: ID!) { event(id: $id) { id status revision start end responses { meters committedKw acknowledged optedOut pending } dispatches(first: 50) { edges { node { id committedKw response optOutReason meter { externalId } } } } changes { kind detail } } }";
 
-struct Setup {
-    s: TestServer,
-    cs: String,
-    acme: String,
-    volt: String,
+pub struct Setup {
+    pub s: TestServer,
+    pub cs: String,
+    pub acme: String,
+    pub volt: String,
 }
 
 /// ConnectedSolutions installed; Acme enrolls two batteries (one idle on July
 /// 15, 2027), Volt one; Zeta has none.
 async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
+pub async fn setup_with(configure: impl FnOnce(&mut gridhub_api::config::ServerConfig)) -> Setup {
     let s = TestServer::start_with(|c| {
         c.bundled_plugin_dir = Some(plugins_dir());
         c.event_clock = std::time::Duration::from_millis(200);
+        configure(c);
     })
     .await;
     let cs = s
@@ -66,7 +71,7 @@ async fn setup() -> Setup {
     Setup { s, cs, acme, volt }
 }
 
-fn summer_event(cs: &str, day: u32) -> Value {
+pub fn summer_event(cs: &str, day: u32) -> Value {
     // 16:00–19:00 EDT.
     json!({
         "programId": cs,

@@ -15,3 +15,4 @@ mod program_rules;
 mod programs;
 mod schema_file;
 mod tenancy;
+mod webhooks;

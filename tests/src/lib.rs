@@ -5,6 +5,8 @@
 //! is set (e.g. `postgres://postgres@127.0.0.1:55432/postgres`), a new
 //! PostgreSQL database created for each server.
 
+pub mod webhook_receiver;
+
 use gridhub_api::config::ServerConfig;
 use gridhub_api::domain::Role;
 use gridhub_api::server::{self, RunningServer};
@@ -219,6 +221,14 @@ impl TestServer {
 }
 
 impl TestServer {
+    /// Stops the server (its background workers too) but keeps its database,
+    /// so a [`TestServer::replica`] can carry on from where it stopped.
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
     /// Records the customer's authorization of utility data sharing for a
     /// meter. Stand-in for the hosted Connect flow (its own issue), which is
     /// the only way a meter becomes AUTHORIZED.

@@ -15,3 +15,6 @@ pub mod partner;
 pub mod plugin;
 pub mod program;
 pub mod program_parameter_version;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

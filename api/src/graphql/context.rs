@@ -6,7 +6,7 @@ use async_graphql::Context;
 use super::loaders::{
     ApiKeysByPartnerLoader, BatchLoader, EnrollmentHistoryLoader, EnrollmentsByMeterLoader,
     EventChangesLoader, EventResponsesLoader, IdlePeriodLoader, MeterLoader, PartnerLoader,
-    PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader,
+    PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader, WebhookAttemptsLoader,
 };
 use crate::auth::{Principal, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -34,6 +34,7 @@ pub struct Loaders {
     pub idle_periods: BatchLoader<IdlePeriodLoader>,
     pub event_changes: BatchLoader<EventChangesLoader>,
     pub event_responses: BatchLoader<EventResponsesLoader>,
+    pub webhook_attempts: BatchLoader<WebhookAttemptsLoader>,
 }
 
 impl Loaders {
@@ -55,6 +56,7 @@ impl Loaders {
             idle_periods: BatchLoader::new(IdlePeriodLoader(services.clone())),
             event_changes: BatchLoader::new(EventChangesLoader(services.clone())),
             event_responses: BatchLoader::new(EventResponsesLoader(services.clone(), tenant)),
+            webhook_attempts: BatchLoader::new(WebhookAttemptsLoader(services.clone())),
         }
     }
 }

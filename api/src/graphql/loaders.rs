@@ -227,3 +227,14 @@ impl BatchLoad for EventResponsesLoader {
         self.0.events.summaries(&self.1, keys).await
     }
 }
+
+/// Attempts of a webhook delivery, oldest first.
+pub struct WebhookAttemptsLoader(pub Services);
+
+impl BatchLoad for WebhookAttemptsLoader {
+    type Value = Vec<crate::entity::webhook_attempt::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.webhooks.attempts_of(keys).await
+    }
+}

@@ -14,6 +14,7 @@ pub mod pagination;
 pub mod partners;
 pub mod plugins;
 pub mod programs;
+pub mod webhooks;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
@@ -36,6 +37,7 @@ pub struct QueryRoot(
     eligibility::EligibilityQuery,
     enrollments::EnrollmentQuery,
     events::EventQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -47,6 +49,7 @@ pub struct MutationRoot(
     plugins::PluginMutation,
     enrollments::EnrollmentMutation,
     events::EventMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type GridhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

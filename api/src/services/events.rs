@@ -793,7 +793,7 @@ async fn record_change(
                 "id": d.id, "meterId": d.meter_id, "committedKw": d.committed_kw, "response": d.response,
             })).collect::<Vec<_>>(),
         });
-        notification::ActiveModel {
+        let notice = notification::ActiveModel {
             id: Set(new_id("ntf")),
             partner_id: Set(partner_id.clone()),
             event_id: Set(row.id.clone()),
@@ -803,6 +803,7 @@ async fn record_change(
         }
         .insert(conn)
         .await?;
+        super::webhooks::enqueue(conn, &notice).await?;
     }
     Ok(())
 }

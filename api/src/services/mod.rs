@@ -11,6 +11,7 @@ pub mod pagination;
 pub mod partners;
 pub mod plugins;
 pub mod programs;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -38,10 +39,15 @@ pub struct Services {
     pub eligibility: eligibility::EligibilityService,
     pub enrollments: enrollments::EnrollmentService,
     pub events: events::EventService,
+    pub webhooks: webhooks::WebhookService,
 }
 
 impl Services {
-    pub fn new(db: Db, rules: std::sync::Arc<crate::rules::RulesHost>) -> Self {
+    pub fn new(
+        db: Db,
+        rules: std::sync::Arc<crate::rules::RulesHost>,
+        webhooks: webhooks::WebhookConfig,
+    ) -> Self {
         let plugins = plugins::PluginService::new(db.clone(), rules);
         let meters = meters::MeterService::new(db.clone());
         let programs = programs::ProgramService::new(db.clone());
@@ -53,6 +59,7 @@ impl Services {
         );
         Self {
             events: events::EventService::new(db.clone(), programs.clone()),
+            webhooks: webhooks::WebhookService::new(db.clone(), webhooks),
             enrollments: enrollments::EnrollmentService::new(
                 db.clone(),
                 meters.clone(),
