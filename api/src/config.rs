@@ -27,6 +27,10 @@ pub struct ServerConfig {
     pub plugin_refresh: Duration,
     /// How often events are started and completed by the clock.
     pub event_clock: Duration,
+    /// How often a replica reads new notifications for its subscribers.
+    pub notification_poll: Duration,
+    /// How long a WebSocket client has to send `connection_init`.
+    pub ws_init_timeout: Duration,
     /// Webhook retry policy.
     pub webhooks: crate::services::webhooks::WebhookConfig,
 }
@@ -47,6 +51,8 @@ impl Default for ServerConfig {
             bundled_plugin_dir: None,
             plugin_refresh: Duration::from_secs(2),
             event_clock: Duration::from_secs(1),
+            notification_poll: Duration::from_millis(250),
+            ws_init_timeout: Duration::from_secs(10),
             webhooks: Default::default(),
         }
     }

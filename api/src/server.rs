@@ -83,11 +83,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         services.plugins.spawn_refresh(config.plugin_refresh),
         services.events.spawn_clock(config.event_clock),
         services.webhooks.spawn_worker(),
+        services.notifications.spawn_relay(config.notification_poll),
     ];
     let state = AppState {
         schema: graphql::build_schema(Some(services.clone())),
         services: services.clone(),
         metrics: Arc::new(http::Metrics::default()),
+        ws_init_timeout: config.ws_init_timeout,
     };
     let app = http::router(state, config.max_body_bytes);
     let listener = TcpListener::bind(config.bind)

@@ -14,5 +14,6 @@ mod plugins;
 mod program_rules;
 mod programs;
 mod schema_file;
+mod subscriptions;
 mod tenancy;
 mod webhooks;

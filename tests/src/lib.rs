@@ -6,6 +6,7 @@
 //! PostgreSQL database created for each server.
 
 pub mod webhook_receiver;
+pub mod ws_client;
 
 use gridhub_api::config::ServerConfig;
 use gridhub_api::domain::Role;

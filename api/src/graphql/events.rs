@@ -455,6 +455,22 @@ impl EventMutation {
         Ok(Event(ctx.services()?.events.cancel(p, &id, reason).await?))
     }
 
+    /// Sends a TEST notice to the partner's `dispatchEvents` subscriptions and
+    /// to its webhook endpoints that take `TEST` (an admin names the partner).
+    async fn send_test_notification(
+        &self,
+        ctx: &Context<'_>,
+        partner_id: Option<ID>,
+    ) -> Result<ID> {
+        let p = ctx.principal()?;
+        let n = ctx
+            .services()?
+            .notifications
+            .send_test(p, partner_id.as_ref().map(|i| i.as_str()))
+            .await?;
+        Ok(ID(n.id))
+    }
+
     /// The partner confirms the meter will respond (before the event's `ackDeadline`).
     async fn acknowledge_dispatch(&self, ctx: &Context<'_>, id: ID) -> Result<Dispatch> {
         let p = ctx.principal()?;

@@ -14,9 +14,10 @@ pub mod pagination;
 pub mod partners;
 pub mod plugins;
 pub mod programs;
+pub mod subscriptions;
 pub mod webhooks;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 pub use context::{Loaders, RequestContext};
 pub use errors::ExecutionMarker;
@@ -52,14 +53,14 @@ pub struct MutationRoot(
     webhooks::WebhookMutation,
 );
 
-pub type GridhubSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type GridhubSchema = Schema<QueryRoot, MutationRoot, subscriptions::SubscriptionRoot>;
 
 /// Builds the schema; `services` is `None` only to export the SDL.
 pub fn build_schema(services: Option<Services>) -> GridhubSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        subscriptions::SubscriptionRoot,
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)

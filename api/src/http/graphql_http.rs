@@ -165,7 +165,15 @@ pub async fn get_graphql(
     State(app): State<AppState>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
+    websocket: Result<
+        axum::extract::ws::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
 ) -> Response {
+    if let Ok(ws) = websocket {
+        let timeout = app.ws_init_timeout;
+        return super::ws::upgrade(app, ws, timeout);
+    }
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -2,6 +2,7 @@
 
 mod graphql_http;
 mod health;
+pub mod ws;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub services: Services,
     pub schema: GridhubSchema,
     pub metrics: Arc<Metrics>,
+    /// How long a WebSocket client has to send `connection_init`.
+    pub ws_init_timeout: std::time::Duration,
 }
 
 /// Counters exported on `/metrics` in the Prometheus text format.

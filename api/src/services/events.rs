@@ -33,6 +33,7 @@ use crate::entity::{
 use crate::error::{ApiError, ApiResult, Validator};
 use crate::ids::new_id;
 use crate::services::idempotency::{self, IdempotencyKey, Start};
+use crate::services::notifications::NotificationService;
 use crate::services::pagination::{keyset, Page, PageRequest};
 use crate::services::programs::ProgramService;
 
@@ -100,11 +101,16 @@ struct Created {
 pub struct EventService {
     db: Db,
     programs: ProgramService,
+    notifications: NotificationService,
 }
 
 impl EventService {
-    pub fn new(db: Db, programs: ProgramService) -> Self {
-        Self { db, programs }
+    pub fn new(db: Db, programs: ProgramService, notifications: NotificationService) -> Self {
+        Self {
+            db,
+            programs,
+            notifications,
+        }
     }
 
     /// Schedules an event and creates one dispatch per called meter.
@@ -195,6 +201,7 @@ impl EventService {
         )
         .await?;
         idempotency::finish(txn, key.as_ref(), &Created { event_id: id }).await?;
+        self.notifications.wake();
         tracing::info!(event = %row.id, program = %program.code, meters = targets.len(), "event scheduled");
         Ok(row)
     }
@@ -265,6 +272,7 @@ impl EventService {
         )
         .await?;
         txn.commit().await?;
+        self.notifications.wake();
         Ok(updated)
     }
 
@@ -299,6 +307,7 @@ impl EventService {
         )
         .await?;
         txn.commit().await?;
+        self.notifications.wake();
         Ok(updated)
     }
 
@@ -370,6 +379,7 @@ impl EventService {
                 record_change(&*txn, &row, &program, kind, json!({}), &system).await?;
             }
             txn.commit().await?;
+            self.notifications.wake();
             moved += 1;
         }
         Ok(moved)

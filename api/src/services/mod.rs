@@ -7,6 +7,7 @@ pub mod enrollments;
 pub mod events;
 pub mod idempotency;
 pub mod meters;
+pub mod notifications;
 pub mod pagination;
 pub mod partners;
 pub mod plugins;
@@ -40,6 +41,7 @@ pub struct Services {
     pub enrollments: enrollments::EnrollmentService,
     pub events: events::EventService,
     pub webhooks: webhooks::WebhookService,
+    pub notifications: notifications::NotificationService,
 }
 
 impl Services {
@@ -51,6 +53,7 @@ impl Services {
         let plugins = plugins::PluginService::new(db.clone(), rules);
         let meters = meters::MeterService::new(db.clone());
         let programs = programs::ProgramService::new(db.clone());
+        let notifications = notifications::NotificationService::new(db.clone());
         let eligibility = eligibility::EligibilityService::new(
             db.clone(),
             meters.clone(),
@@ -58,7 +61,8 @@ impl Services {
             plugins.clone(),
         );
         Self {
-            events: events::EventService::new(db.clone(), programs.clone()),
+            events: events::EventService::new(db.clone(), programs.clone(), notifications.clone()),
+            notifications,
             webhooks: webhooks::WebhookService::new(db.clone(), webhooks),
             enrollments: enrollments::EnrollmentService::new(
                 db.clone(),

@@ -65,7 +65,10 @@ string_enum! {
 impl WebhookEventType {
     /// The webhook type of an event change kind (`CREATED` → `EVENT_CREATED`).
     pub fn of_change(kind: &str) -> Option<Self> {
-        Self::parse(&format!("EVENT_{kind}"))
+        match kind {
+            "TEST" => Some(Self::Test),
+            _ => Self::parse(&format!("EVENT_{kind}")),
+        }
     }
 }
 

@@ -1,0 +1,145 @@
+//! Subscriptions (over WebSocket, see `http/ws.rs`): a partner's dispatch
+//! event notifications as they are committed.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Result, SimpleObject, Subscription, ID};
+use chrono::{DateTime, Utc};
+use futures::{Stream, StreamExt};
+use serde_json::Value;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::context::ContextExt;
+use crate::auth::Tenant;
+use crate::entity::event_notification as notification;
+
+/// One notification: an event change that concerns the partner, or a test.
+pub struct DispatchEventNotice(pub Arc<notification::Model>);
+
+impl DispatchEventNotice {
+    fn event(&self) -> &Value {
+        &self.0.payload["event"]
+    }
+    fn text(&self, key: &str) -> Option<String> {
+        self.event()[key].as_str().map(str::to_owned)
+    }
+    fn time(&self, key: &str) -> Option<DateTime<Utc>> {
+        self.text(key)
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct NoticeDispatch {
+    pub id: ID,
+    pub meter_id: ID,
+    pub committed_kw: f64,
+    pub response: String,
+}
+
+#[Object]
+impl DispatchEventNotice {
+    /// The notification id (the same notice's webhook has its own delivery id).
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// `CREATED`, `UPDATED`, `CANCELLED`, `STARTED`, `COMPLETED`, or `TEST`.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn event_id(&self) -> Option<ID> {
+        (!self.0.event_id.is_empty()).then(|| ID(self.0.event_id.clone()))
+    }
+    async fn program_id(&self) -> Option<ID> {
+        self.text("programId").map(ID)
+    }
+    async fn program_code(&self) -> Option<String> {
+        self.text("programCode")
+    }
+    /// `EMERGENCY`, `ECONOMIC` or `TEST`.
+    async fn event_type(&self) -> Option<String> {
+        self.text("type")
+    }
+    /// The event's status after this change.
+    async fn status(&self) -> Option<String> {
+        self.text("status")
+    }
+    async fn start(&self) -> Option<DateTime<Utc>> {
+        self.time("start")
+    }
+    async fn end(&self) -> Option<DateTime<Utc>> {
+        self.time("end")
+    }
+    async fn ack_deadline(&self) -> Option<DateTime<Utc>> {
+        self.time("ackDeadline")
+    }
+    async fn energy_price(&self) -> Option<String> {
+        self.text("energyPrice")
+    }
+    async fn revision(&self) -> Option<i64> {
+        self.event()["revision"].as_i64()
+    }
+    /// The partner's meters the event calls.
+    async fn dispatches(&self) -> Vec<NoticeDispatch> {
+        self.0.payload["dispatches"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|d| NoticeDispatch {
+                        id: ID(d["id"].as_str().unwrap_or_default().to_owned()),
+                        meter_id: ID(d["meterId"].as_str().unwrap_or_default().to_owned()),
+                        committed_kw: d["committedKw"].as_f64().unwrap_or_default(),
+                        response: d["response"].as_str().unwrap_or_default().to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    /// Free text of a TEST notice.
+    async fn message(&self) -> Option<String> {
+        self.0.payload["message"].as_str().map(str::to_owned)
+    }
+}
+
+#[derive(Default)]
+pub struct SubscriptionRoot;
+
+#[Subscription]
+impl SubscriptionRoot {
+    /// The partner's dispatch event notifications (only events calling its
+    /// meters), optionally of one program, in commit order, from the moment
+    /// of subscribing. An admin key receives every partner's.
+    async fn dispatch_events(
+        &self,
+        ctx: &Context<'_>,
+        program_id: Option<ID>,
+    ) -> Result<impl Stream<Item = DispatchEventNotice>> {
+        let principal = ctx.principal()?;
+        let tenant = principal.tenant(None)?;
+        let receiver = ctx.services()?.notifications.subscribe();
+        let program = program_id.map(|p| p.0);
+        Ok(BroadcastStream::new(receiver).filter_map(move |item| {
+            let keep = match item {
+                Ok(n) => {
+                    let mine = match &tenant {
+                        Tenant::Partner(p) => *p == n.partner_id,
+                        Tenant::All => true,
+                    };
+                    let program_ok = program.as_ref().is_none_or(|p| {
+                        n.kind == "TEST" || n.payload["event"]["programId"].as_str() == Some(p)
+                    });
+                    (mine && program_ok).then(|| DispatchEventNotice(n))
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "a subscriber fell behind and missed notifications");
+                    None
+                }
+            };
+            futures::future::ready(keep)
+        }))
+    }
+}
