@@ -261,3 +261,29 @@ async fn legacy_graphql_ws_errors_and_keep_alive() {
         json!({ "type": "complete", "id": "s" })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_on_another_replica_gets_the_event() {
+    let Setup { s, cs, acme, .. } = setup_with(|_| {}).await;
+    let replica = s.replica(|_| {}).await;
+    let mut a = transport_client(&replica.base, &acme).await;
+    a.send(json!({ "type": "subscribe", "id": "r", "payload": { "query": SUBSCRIBE } }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Scheduled through the first server; announced by the replica.
+    s.ok(
+        &s.admin_key,
+        SCHEDULE,
+        json!({ "in": summer_event(&cs, 20) }),
+    )
+    .await;
+    let m = a.next_json().await;
+    assert_eq!(m["payload"]["data"]["dispatchEvents"]["kind"], "CREATED");
+    assert_eq!(
+        m["payload"]["data"]["dispatchEvents"]["dispatches"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
