@@ -203,6 +203,22 @@ async fn events_call_enrolled_meters_and_partners_see_only_their_own() {
         acme_list["dispatches"]["edges"].as_array().unwrap().len(),
         1
     );
+    // Dispatch filters by the event's program, status and time.
+    let filtered =
+        "query($f: DispatchFilter) { dispatches(filter: $f, first: 10) { edges { node { id } } } }";
+    let count = |v: Value| v["dispatches"]["edges"].as_array().unwrap().len();
+    let window = json!({ "programIds": [cs], "from": "2027-07-15T00:00:00Z", "to": "2027-07-16T00:00:00Z", "eventStatuses": ["SCHEDULED"] });
+    assert_eq!(
+        count(s.ok(&acme, filtered, json!({ "f": window })).await),
+        1
+    );
+    let later = json!({ "from": "2027-07-16T00:00:00Z" });
+    assert_eq!(count(s.ok(&acme, filtered, json!({ "f": later })).await), 0);
+    let cancelled = json!({ "eventStatuses": ["CANCELLED"] });
+    assert_eq!(
+        count(s.ok(&acme, filtered, json!({ "f": cancelled })).await),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,6 +113,7 @@ impl Event {
         let filter = ServiceDispatchFilter {
             event_ids: Some(vec![self.0.id.clone()]),
             responses: response,
+            events: None,
         };
         dispatch_page(
             ctx,
@@ -286,6 +287,14 @@ pub struct EventFilter {
 pub struct DispatchFilter {
     pub event_ids: Option<Vec<ID>>,
     pub responses: Option<Vec<DispatchResponse>>,
+    /// Only dispatches of events of these programs.
+    pub program_ids: Option<Vec<ID>>,
+    /// Only dispatches of events in these statuses.
+    pub event_statuses: Option<Vec<EventStatus>>,
+    /// Only dispatches of events ending after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Only dispatches of events starting before this instant.
+    pub to: Option<DateTime<Utc>>,
 }
 
 #[derive(InputObject)]
@@ -379,9 +388,19 @@ impl EventQuery {
         before: Option<String>,
     ) -> Result<DispatchConnection> {
         let f = filter.unwrap_or_default();
+        let by_event = f.program_ids.is_some()
+            || f.event_statuses.is_some()
+            || f.from.is_some()
+            || f.to.is_some();
         let filter = ServiceDispatchFilter {
             event_ids: f.event_ids.map(|l| l.into_iter().map(|i| i.0).collect()),
             responses: f.responses,
+            events: by_event.then(|| ServiceEventFilter {
+                program_ids: f.program_ids.map(|l| l.into_iter().map(|i| i.0).collect()),
+                statuses: f.event_statuses,
+                from: f.from,
+                to: f.to,
+            }),
         };
         dispatch_page(
             ctx,

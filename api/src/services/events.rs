@@ -80,6 +80,8 @@ pub struct EventFilter {
 pub struct DispatchFilter {
     pub event_ids: Option<Vec<String>>,
     pub responses: Option<Vec<DispatchResponse>>,
+    /// Dispatches of events matching this filter.
+    pub events: Option<EventFilter>,
 }
 
 /// Per event: how the called meters answered.
@@ -496,18 +498,7 @@ impl EventService {
                 query = query.filter(event::Column::Id.is_in(ids));
             }
         }
-        if let Some(p) = &filter.program_ids {
-            query = query.filter(event::Column::ProgramId.is_in(p.clone()));
-        }
-        if let Some(s) = &filter.statuses {
-            query = query.filter(event::Column::Status.is_in(s.iter().map(|x| x.as_str())));
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(event::Column::EndAt.gt(from));
-        }
-        if let Some(to) = filter.to {
-            query = query.filter(event::Column::StartAt.lt(to));
-        }
+        query = query.filter(event_condition(filter));
         let rows = keyset(query, page, event::Column::Id)
             .all(self.db.conn())
             .await?;
@@ -531,6 +522,17 @@ impl EventService {
         }
         if let Some(r) = &filter.responses {
             query = query.filter(dispatch::Column::Response.is_in(r.iter().map(|x| x.as_str())));
+        }
+        if let Some(f) = &filter.events {
+            query = query.filter(
+                dispatch::Column::EventId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(event::Column::Id)
+                        .from(event::Entity)
+                        .cond_where(event_condition(f))
+                        .to_owned(),
+                ),
+            );
         }
         let rows = keyset(query, page, dispatch::Column::Id)
             .all(self.db.conn())
@@ -717,6 +719,24 @@ struct Target {
     meter_id: String,
     enrollment_id: String,
     committed_kw: f64,
+}
+
+/// The SQL condition of an event filter.
+fn event_condition(filter: &EventFilter) -> sea_orm::Condition {
+    let mut c = sea_orm::Condition::all();
+    if let Some(p) = &filter.program_ids {
+        c = c.add(event::Column::ProgramId.is_in(p.clone()));
+    }
+    if let Some(s) = &filter.statuses {
+        c = c.add(event::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+    }
+    if let Some(from) = filter.from {
+        c = c.add(event::Column::EndAt.gt(from));
+    }
+    if let Some(to) = filter.to {
+        c = c.add(event::Column::StartAt.lt(to));
+    }
+    c
 }
 
 fn validate_times(
