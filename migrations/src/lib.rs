@@ -6,6 +6,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261123_000001_foundation;
 mod m20261123_000002_plugins_enrollments;
 mod m20261123_000003_dispatch;

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{id, text, text_null, ts};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -76,29 +78,6 @@ enum Programs {
 enum Meters {
     Table,
     Id,
-}
-
-fn text<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).string().not_null().to_owned()
-}
-
-fn text_null<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).string().null().to_owned()
-}
-
-fn ts<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn id<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col)
-        .string()
-        .not_null()
-        .primary_key()
-        .to_owned()
 }
 
 fn index(name: &str, table: impl IntoIden + 'static, cols: Vec<DynIden>) -> IndexCreateStatement {

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::{id, text, text_null, ts};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -48,29 +50,6 @@ enum WebhookAttempts {
     Error,
     DurationMs,
     AttemptedAt,
-}
-
-fn text<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).string().not_null().to_owned()
-}
-
-fn text_null<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).string().null().to_owned()
-}
-
-fn ts<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .to_owned()
-}
-
-fn id<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col)
-        .string()
-        .not_null()
-        .primary_key()
-        .to_owned()
 }
 
 #[async_trait::async_trait]

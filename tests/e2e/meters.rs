@@ -175,7 +175,7 @@ async fn a_batch_with_bad_rows_writes_nothing_and_names_each_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inventory_sync_is_idempotent() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(gridhub_tests::quiet).await;
     let (_, key) = s.partner("Acme").await;
     let mut batch: Vec<Value> = (0..50).map(|i| battery(&format!("b-{i:03}"))).collect();
     batch.push(coned_meter("nyc-1"));

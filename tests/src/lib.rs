@@ -250,6 +250,15 @@ impl TestServer {
     }
 }
 
+/// Slows the background pollers (event clock, webhook worker, notification
+/// relay) to once an hour, for tests that count SQL statements.
+pub fn quiet(c: &mut ServerConfig) {
+    let hour = std::time::Duration::from_secs(3600);
+    c.event_clock = hour;
+    c.notification_poll = hour;
+    c.webhooks.poll_interval = hour;
+}
+
 /// The folder `scripts/build-plugins.sh` writes the program plugins to.
 pub fn plugins_dir() -> std::path::PathBuf {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../target/plugins").into()

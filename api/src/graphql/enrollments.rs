@@ -5,14 +5,14 @@ use chrono::{DateTime, Utc};
 
 use super::context::ContextExt;
 use super::meters::Meter;
-use super::pagination::PageInfo;
+use super::pagination::{edges, PageInfo};
 use super::programs::Program;
 use crate::domain::date::Date;
 use crate::domain::enrollment::{EnrollmentInput, EnrollmentStatus, Reason};
 use crate::entity::{enrollment, enrollment_history, enrollment_idle_period};
 use crate::error::ApiError;
 use crate::services::enrollments::EnrollmentFilter as ServiceFilter;
-use crate::services::pagination::{encode_cursor, PageRequest};
+use crate::services::pagination::PageRequest;
 
 pub struct Enrollment(pub enrollment::Model);
 
@@ -215,22 +215,15 @@ impl EnrollmentQuery {
             meter_ids: ids(f.meter_ids),
         };
         let result = ctx.services()?.enrollments.list(p, &filter, &page).await?;
-        let edges: Vec<EnrollmentEdge> = result
-            .items
-            .into_iter()
-            .map(|e| EnrollmentEdge {
-                cursor: encode_cursor(&e.id),
+        let (edges, page_info) = edges(
+            result,
+            |e| &e.id,
+            |cursor, e| EnrollmentEdge {
+                cursor,
                 node: Enrollment(e),
-            })
-            .collect();
-        Ok(EnrollmentConnection {
-            page_info: PageInfo::from_cursors(
-                edges.iter().map(|e| &e.cursor),
-                result.has_next_page,
-                result.has_previous_page,
-            ),
-            edges,
-        })
+            },
+        );
+        Ok(EnrollmentConnection { edges, page_info })
     }
 }
 

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use super::context::ContextExt;
 use super::meters::Meter;
-use super::pagination::PageInfo;
+use super::pagination::{edges, PageInfo};
 use super::programs::Program;
 use crate::domain::event::{DispatchResponse, EventChangeKind, EventStatus, EventType, Targeting};
 use crate::entity::{dispatch, event, event_change};
@@ -16,7 +16,7 @@ use crate::services::events::{
     DispatchFilter as ServiceDispatchFilter, EventChanges, EventFilter as ServiceEventFilter,
     ResponseSummary as Summary, ScheduleInput,
 };
-use crate::services::pagination::{encode_cursor, Page, PageRequest};
+use crate::services::pagination::PageRequest;
 
 pub struct Event(pub event::Model);
 
@@ -233,29 +233,6 @@ pub struct DispatchConnection {
     pub page_info: PageInfo,
 }
 
-fn connection<T, N, E>(
-    page: Page<T>,
-    id: impl Fn(&T) -> &str,
-    node: impl Fn(T) -> N,
-    edge: impl Fn(String, N) -> E,
-    cursor_of: impl Fn(&E) -> &String,
-) -> (Vec<E>, PageInfo) {
-    let edges: Vec<E> = page
-        .items
-        .into_iter()
-        .map(|item| {
-            let cursor = encode_cursor(id(&item));
-            edge(cursor, node(item))
-        })
-        .collect();
-    let info = PageInfo::from_cursors(
-        edges.iter().map(&cursor_of),
-        page.has_next_page,
-        page.has_previous_page,
-    );
-    (edges, info)
-}
-
 async fn dispatch_page(
     ctx: &Context<'_>,
     filter: &ServiceDispatchFilter,
@@ -263,12 +240,13 @@ async fn dispatch_page(
 ) -> Result<DispatchConnection> {
     let p = ctx.principal()?;
     let result = ctx.services()?.events.dispatches(p, filter, &page).await?;
-    let (edges, page_info) = connection(
+    let (edges, page_info) = edges(
         result,
         |d| &d.id,
-        Dispatch,
-        |cursor, node| DispatchEdge { cursor, node },
-        |e| &e.cursor,
+        |cursor, d| DispatchEdge {
+            cursor,
+            node: Dispatch(d),
+        },
     );
     Ok(DispatchConnection { edges, page_info })
 }
@@ -364,12 +342,13 @@ impl EventQuery {
             to: f.to,
         };
         let result = ctx.services()?.events.list(p, &filter, &page).await?;
-        let (edges, page_info) = connection(
+        let (edges, page_info) = edges(
             result,
             |e| &e.id,
-            Event,
-            |cursor, node| EventEdge { cursor, node },
-            |e| &e.cursor,
+            |cursor, e| EventEdge {
+                cursor,
+                node: Event(e),
+            },
         );
         Ok(EventConnection { edges, page_info })
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::date::Date;
 
 use super::context::ContextExt;
-use super::pagination::PageInfo;
+use super::pagination::{edges, PageInfo};
 use super::partners::Partner;
 use crate::domain::geo::{Iso, Region};
 use crate::domain::meter::{
@@ -15,7 +15,7 @@ use crate::domain::meter::{
 };
 use crate::entity::meter;
 use crate::error::ApiError;
-use crate::services::pagination::{encode_cursor, PageRequest};
+use crate::services::pagination::PageRequest;
 
 pub struct Meter(pub meter::Model);
 
@@ -256,20 +256,16 @@ impl MeterQuery {
             .meters
             .list(p, partner_id.as_deref(), &filter, &page)
             .await?;
-        let edges: Vec<MeterEdge> = result
-            .items
-            .into_iter()
-            .map(|m| MeterEdge {
-                cursor: encode_cursor(&m.id),
+        let (edges, page_info) = edges(
+            result,
+            |m| &m.id,
+            |cursor, m| MeterEdge {
+                cursor,
                 node: Meter(m),
-            })
-            .collect();
+            },
+        );
         Ok(MeterConnection {
-            page_info: PageInfo::from_cursors(
-                edges.iter().map(|e| &e.cursor),
-                result.has_next_page,
-                result.has_previous_page,
-            ),
+            page_info,
             edges,
             partner_id,
             filter,

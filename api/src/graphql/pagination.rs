@@ -29,3 +29,24 @@ impl PageInfo {
         }
     }
 }
+
+/// Edges and page info of a service page: `edge(cursor, node)` builds each
+/// edge from the row's id cursor.
+pub fn edges<T, E>(
+    page: crate::services::pagination::Page<T>,
+    id: impl Fn(&T) -> &str,
+    edge: impl Fn(String, T) -> E,
+) -> (Vec<E>, PageInfo) {
+    let cursors: Vec<String> = page
+        .items
+        .iter()
+        .map(|item| crate::services::pagination::encode_cursor(id(item)))
+        .collect();
+    let info = PageInfo::from_cursors(cursors.iter(), page.has_next_page, page.has_previous_page);
+    let edges = cursors
+        .into_iter()
+        .zip(page.items)
+        .map(|(cursor, item)| edge(cursor, item))
+        .collect();
+    (edges, info)
+}

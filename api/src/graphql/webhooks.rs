@@ -4,10 +4,10 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::context::ContextExt;
-use super::pagination::PageInfo;
+use super::pagination::{edges, PageInfo};
 use crate::entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
 use crate::error::ApiError;
-use crate::services::pagination::{encode_cursor, PageRequest};
+use crate::services::pagination::PageRequest;
 use crate::services::webhooks::{
     DeliveryFilter as ServiceFilter, DeliveryStatus, EndpointStatus, WebhookEventType,
 };
@@ -192,22 +192,15 @@ impl WebhookQuery {
             .webhooks
             .deliveries(p, &filter, &page)
             .await?;
-        let edges: Vec<WebhookDeliveryEdge> = result
-            .items
-            .into_iter()
-            .map(|d| WebhookDeliveryEdge {
-                cursor: encode_cursor(&d.id),
+        let (edges, page_info) = edges(
+            result,
+            |d| &d.id,
+            |cursor, d| WebhookDeliveryEdge {
+                cursor,
                 node: WebhookDelivery(d),
-            })
-            .collect();
-        Ok(WebhookDeliveryConnection {
-            page_info: PageInfo::from_cursors(
-                edges.iter().map(|e| &e.cursor),
-                result.has_next_page,
-                result.has_previous_page,
-            ),
-            edges,
-        })
+            },
+        );
+        Ok(WebhookDeliveryConnection { edges, page_info })
     }
 }
 

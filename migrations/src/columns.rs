@@ -1,0 +1,30 @@
+//! Column shorthands for migrations (portable across SQLite and PostgreSQL).
+
+use sea_orm_migration::prelude::*;
+
+/// A required string column.
+pub fn text<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col).string().not_null().to_owned()
+}
+
+/// An optional string column.
+pub fn text_null<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col).string().null().to_owned()
+}
+
+/// A required timestamp with time zone.
+pub fn ts<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
+}
+
+/// A string primary key.
+pub fn id<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col)
+        .string()
+        .not_null()
+        .primary_key()
+        .to_owned()
+}
