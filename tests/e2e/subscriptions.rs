@@ -288,3 +288,38 @@ async fn a_subscriber_on_another_replica_gets_the_event() {
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_filter_keeps_other_programs_out() {
+    let Setup { s, cs, acme, .. } = setup_with(|_| {}).await;
+    let dram = s
+        .ok(&acme, "{ program(code: \"CAISO_DRAM\") { id } }", json!({}))
+        .await["program"]["id"]
+        .clone();
+    let only = |program: &Value| {
+        json!({ "type": "subscribe", "id": "p", "payload": {
+            "query": "subscription($p: ID) { dispatchEvents(programId: $p) { kind programCode } }",
+            "variables": { "p": program },
+        } })
+    };
+    let mut to_dram = transport_client(&s.base, &acme).await;
+    to_dram.send(only(&dram)).await;
+    let mut to_cs = transport_client(&s.base, &acme).await;
+    to_cs.send(only(&json!(cs))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.ok(
+        &s.admin_key,
+        SCHEDULE,
+        json!({ "in": summer_event(&cs, 15) }),
+    )
+    .await;
+    let m = to_cs.next_json().await;
+    assert_eq!(
+        m["payload"]["data"]["dispatchEvents"]["programCode"],
+        "MA_CONNECTED_SOLUTIONS"
+    );
+    assert_eq!(
+        to_dram.next_within(Duration::from_millis(500), true).await,
+        Frame::Nothing
+    );
+}
