@@ -11,6 +11,8 @@ use super::events::{setup_with, summer_event, Setup, SCHEDULE};
 
 const TRANSPORT: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
+/// Time for a subscription to be registered (generous: CI machines are busy).
+const SETTLE: Duration = Duration::from_millis(1000);
 const SUBSCRIBE: &str = "subscription { dispatchEvents { kind eventId revision status dispatches { meterId committedKw } message } }";
 
 async fn transport_client(base: &str, key: &str) -> WsClient {
@@ -54,7 +56,8 @@ async fn both_protocols_receive_their_partners_events_in_order() {
     let mut z = transport_client(&s.base, &zeta).await;
     z.send(json!({ "type": "subscribe", "id": "z", "payload": { "query": SUBSCRIBE } }))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Let the server register the subscriptions before anything is published.
+    tokio::time::sleep(SETTLE).await;
 
     let id = s
         .ok(
@@ -143,7 +146,7 @@ async fn both_protocols_receive_their_partners_events_in_order() {
 
     // `complete` stops a subscription: no more messages for it.
     a.send(json!({ "type": "complete", "id": "a" })).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(SETTLE).await;
     s.ok(&acme, "mutation { sendTestNotification }", json!({}))
         .await;
     assert_eq!(
@@ -269,7 +272,8 @@ async fn a_subscriber_on_another_replica_gets_the_event() {
     let mut a = transport_client(&replica.base, &acme).await;
     a.send(json!({ "type": "subscribe", "id": "r", "payload": { "query": SUBSCRIBE } }))
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Let the server register the subscriptions before anything is published.
+    tokio::time::sleep(SETTLE).await;
     // Scheduled through the first server; announced by the replica.
     s.ok(
         &s.admin_key,
@@ -306,7 +310,8 @@ async fn a_program_filter_keeps_other_programs_out() {
     to_dram.send(only(&dram)).await;
     let mut to_cs = transport_client(&s.base, &acme).await;
     to_cs.send(only(&json!(cs))).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Let the server register the subscriptions before anything is published.
+    tokio::time::sleep(SETTLE).await;
     s.ok(
         &s.admin_key,
         SCHEDULE,
