@@ -248,6 +248,15 @@ pub fn enrollment_request(
     }
 }
 
+/// A parameter version's list as a `{ key: value }` map.
+pub fn parameter_map(
+    version: &crate::entity::program_parameter_version::Model,
+) -> ApiResult<serde_json::Map<String, serde_json::Value>> {
+    let list: Vec<crate::domain::program::Parameter> =
+        serde_json::from_value(version.parameters.clone())?;
+    Ok(list.into_iter().map(|p| (p.key, p.value)).collect())
+}
+
 /// A parameter version as the `{ key: value }` object plugins read, with the
 /// program's `timezone` and the version's `seasons` added (a parameter of the
 /// same name wins).
@@ -255,10 +264,7 @@ pub fn parameter_object(
     program: &program::Model,
     version: &crate::entity::program_parameter_version::Model,
 ) -> ApiResult<String> {
-    let list: Vec<crate::domain::program::Parameter> =
-        serde_json::from_value(version.parameters.clone())?;
-    let mut object: serde_json::Map<String, serde_json::Value> =
-        list.into_iter().map(|p| (p.key, p.value)).collect();
+    let mut object = parameter_map(version)?;
     object
         .entry("timezone")
         .or_insert_with(|| serde_json::Value::String(program.timezone.clone()));

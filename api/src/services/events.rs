@@ -6,7 +6,7 @@
 //! notification per partner concerned in the same transaction, so nothing a
 //! webhook or subscription delivers can be lost or half-written.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -15,7 +15,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::auth::{Principal, Tenant};
 use crate::db::Db;
@@ -24,15 +24,16 @@ use crate::domain::event::{
     status_at, DispatchResponse, EventChangeKind, EventStatus, EventType, Schedule, ScheduleRules,
     Targeting,
 };
-use crate::domain::program::{Parameter, Season};
+use crate::domain::program::Season;
 use crate::domain::Role;
 use crate::entity::{
     dispatch, enrollment, enrollment_idle_period as idle, event, event_change,
-    event_notification as notification, meter, program,
+    event_notification as notification, program,
 };
 use crate::error::{ApiError, ApiResult, Validator};
 use crate::ids::new_id;
 use crate::services::idempotency::{self, IdempotencyKey, Start};
+use crate::services::meters::MeterService;
 use crate::services::notifications::NotificationService;
 use crate::services::pagination::{keyset, Page, PageRequest};
 use crate::services::programs::ProgramService;
@@ -102,14 +103,21 @@ struct Created {
 #[derive(Clone)]
 pub struct EventService {
     db: Db,
+    meters: MeterService,
     programs: ProgramService,
     notifications: NotificationService,
 }
 
 impl EventService {
-    pub fn new(db: Db, programs: ProgramService, notifications: NotificationService) -> Self {
+    pub fn new(
+        db: Db,
+        meters: MeterService,
+        programs: ProgramService,
+        notifications: NotificationService,
+    ) -> Self {
         Self {
             db,
+            meters,
             programs,
             notifications,
         }
@@ -595,8 +603,7 @@ impl EventService {
         override_reason: Option<&str>,
     ) -> ApiResult<()> {
         let version = self.programs.parameters_at(&program.id, start).await?;
-        let params: Vec<Parameter> = serde_json::from_value(version.parameters.clone())?;
-        let params: Map<String, Value> = params.into_iter().map(|p| (p.key, p.value)).collect();
+        let params = crate::services::eligibility::parameter_map(&version)?;
         let seasons: Vec<Season> = serde_json::from_value(version.seasons.clone())?;
         let tz: chrono_tz::Tz = program
             .timezone
@@ -679,16 +686,10 @@ impl EventService {
                 .await?;
             idle_ids.extend(rows);
         }
-        let mut meters: BTreeMap<String, meter::Model> = BTreeMap::new();
+        let mut meters = HashMap::new();
         let meter_ids: Vec<String> = enrollments.iter().map(|e| e.meter_id.clone()).collect();
         for chunk in meter_ids.chunks(500) {
-            for m in meter::Entity::find()
-                .filter(meter::Column::Id.is_in(chunk.iter().cloned()))
-                .all(self.db.conn())
-                .await?
-            {
-                meters.insert(m.id.clone(), m);
-            }
+            meters.extend(self.meters.by_ids(&Tenant::All, chunk).await?);
         }
         let wanted = |list: &Option<Vec<String>>, value: Option<&String>| {
             list.as_ref()

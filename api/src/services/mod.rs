@@ -61,7 +61,12 @@ impl Services {
             plugins.clone(),
         );
         Self {
-            events: events::EventService::new(db.clone(), programs.clone(), notifications.clone()),
+            events: events::EventService::new(
+                db.clone(),
+                meters.clone(),
+                programs.clone(),
+                notifications.clone(),
+            ),
             notifications,
             webhooks: webhooks::WebhookService::new(db.clone(), webhooks),
             enrollments: enrollments::EnrollmentService::new(

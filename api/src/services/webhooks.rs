@@ -379,7 +379,21 @@ impl WebhookService {
             }
         }
         let count = claimed.len();
-        let results = futures::future::join_all(claimed.into_iter().map(|d| self.attempt(d))).await;
+        // One read of the endpoints for the whole batch.
+        let ids: Vec<String> = claimed.iter().map(|d| d.endpoint_id.clone()).collect();
+        let endpoints: std::collections::HashMap<String, endpoint::Model> =
+            endpoint::Entity::find()
+                .filter(endpoint::Column::Id.is_in(ids))
+                .all(self.db.conn())
+                .await?
+                .into_iter()
+                .map(|e| (e.id.clone(), e))
+                .collect();
+        let results = futures::future::join_all(claimed.into_iter().filter_map(|d| {
+            let ep = endpoints.get(&d.endpoint_id)?.clone();
+            Some(self.attempt(d, ep))
+        }))
+        .await;
         for r in results {
             if let Err(err) = r {
                 tracing::warn!(%err, "webhook attempt could not be recorded");
@@ -388,13 +402,7 @@ impl WebhookService {
         Ok(count)
     }
 
-    async fn attempt(&self, d: delivery::Model) -> ApiResult<()> {
-        let Some(ep) = endpoint::Entity::find_by_id(d.endpoint_id.clone())
-            .one(self.db.conn())
-            .await?
-        else {
-            return Ok(());
-        };
+    async fn attempt(&self, d: delivery::Model, ep: endpoint::Model) -> ApiResult<()> {
         if ep.status != EndpointStatus::Active.as_str() {
             // Parked until the endpoint is enabled again.
             let mut row: delivery::ActiveModel = d.into();
