@@ -52,7 +52,7 @@ pub use params::Params;
 pub use {chrono, chrono_tz, rust_decimal, serde_json};
 
 /// The contract version this SDK builds against (the WIT package version).
-pub const CONTRACT_VERSION: &str = "1.0.0";
+pub const CONTRACT_VERSION: &str = "1.1.0";
 
 /// A program's rules. Each duty gets the program's parameters; everything a
 /// plugin does not implement answers `RuleError::Unsupported`.

@@ -147,6 +147,8 @@ pub fn monthly_line(month: &Month, kw: f64, code: &str, label: &str, rate: Decim
         unit: "kW-month".into(),
         rate: rate.to_string(),
         amount: format(cents(rate * kw_months)),
+        month: Some(month.label()),
+        event_id: None,
     }
 }
 
@@ -187,6 +189,8 @@ pub fn energy_line(
         unit: "kWh".into(),
         rate: price.to_string(),
         amount: format(cents(price * quantity_decimal(paid))),
+        month: None,
+        event_id: Some(event.event_id.clone()),
     };
     (line, note)
 }

@@ -84,8 +84,8 @@ async fn connected_solutions_decides_eligibility_with_reasons() {
         .ok(&analyst, INSTALL, json!({ "p": cs, "w": base64(&bytes) }))
         .await["installPlugin"]
         .clone();
-    assert_eq!(installed["version"], "1.0.0");
-    assert_eq!(installed["contractVersion"], "1.0.0");
+    assert_eq!(installed["version"], "1.1.0");
+    assert_eq!(installed["contractVersion"], "1.1.0");
     assert_eq!(installed["active"], true);
     assert_eq!(
         installed["sha256"],
@@ -130,7 +130,7 @@ async fn connected_solutions_decides_eligibility_with_reasons() {
         .await["eligibility"]
         .clone();
     assert_eq!(answers[0]["eligible"], true, "{answers}");
-    assert_eq!(answers[0]["pluginVersion"], "1.0.0");
+    assert_eq!(answers[0]["pluginVersion"], "1.1.0");
     assert_eq!(answers[1]["eligible"], false);
     assert_eq!(answers[1]["reasons"][0]["code"], "UTILITY_NOT_ELIGIBLE");
     assert_eq!(answers[1]["reasons"][0]["field"], "utility");

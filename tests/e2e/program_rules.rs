@@ -118,7 +118,7 @@ async fn every_program_decides_eligibility_through_its_installed_plugin() {
     for p in &programs {
         let plugin = &p["activePlugin"];
         assert_eq!(plugin["active"], true, "{}: {plugin}", p["code"]);
-        assert_eq!(plugin["version"], "1.0.0", "{}", p["code"]);
+        assert_eq!(plugin["version"], "1.1.0", "{}", p["code"]);
         assert_eq!(plugin["sha256"].as_str().unwrap().len(), 64);
     }
     let id_of = |code: &str| {
@@ -161,7 +161,7 @@ async fn every_program_decides_eligibility_through_its_installed_plugin() {
             "{}: {}",
             case.program, results[0]
         );
-        assert_eq!(results[0]["pluginVersion"], "1.0.0");
+        assert_eq!(results[0]["pluginVersion"], "1.1.0");
         assert_eq!(results[1]["eligible"], false, "{}", case.program);
         let codes: Vec<&str> = results[1]["reasons"]
             .as_array()

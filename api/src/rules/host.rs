@@ -11,7 +11,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use super::bindings::{gridhub::rules::types as wit, Plugin, PluginPre};
-use super::{PluginError, CONTRACT_MAJOR, CONTRACT_PACKAGE};
+use super::{PluginError, CONTRACT_PACKAGE, CONTRACT_VERSION};
 
 /// Per-call budgets.
 #[derive(Debug, Clone)]
@@ -477,10 +477,12 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<(), PluginEr
         .find(|name| name.starts_with(&prefix))
         .ok_or_else(|| invalid("the plugin does not export gridhub:rules/program; build it with gridhub-plugin-sdk"))?;
     let version = &export[prefix.len()..];
-    let major: Option<u64> = version.split('.').next().and_then(|m| m.parse().ok());
-    if major != Some(CONTRACT_MAJOR) {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().ok());
+    let (major, minor) = (parts.next().flatten(), parts.next().flatten());
+    let (want_major, want_minor) = CONTRACT_VERSION;
+    if (major, minor) != (Some(want_major), Some(want_minor)) {
         return Err(invalid(format!(
-            "the plugin was built against contract {version}; this server serves {CONTRACT_MAJOR}.x"
+            "the plugin was built against contract {version}; this server serves {want_major}.{want_minor}.x: rebuild it with the current gridhub-plugin-sdk"
         )));
     }
     Ok(())

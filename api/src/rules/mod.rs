@@ -13,6 +13,8 @@ pub use bindings::gridhub::rules::types as wit;
 pub use error::PluginError;
 pub use host::{LoadedPlugin, RulesHost, RulesLimits};
 
-/// Contract major version this server serves (see `plugin-sdk/wit/rules.wit`).
-pub const CONTRACT_MAJOR: u64 = 1;
+/// Contract this server serves (see `plugin-sdk/wit/rules.wit`).
+/// The contract version served (`major.minor`); records gained fields in 1.1,
+/// so a plugin must match both.
+pub const CONTRACT_VERSION: (u64, u64) = (1, 1);
 pub const CONTRACT_PACKAGE: &str = "gridhub:rules";

@@ -109,6 +109,8 @@ impl Rules for ConnectedSolutions {
                 unit: "kW".into(),
                 rate: rate.to_string(),
                 amount: money::format(amount),
+                month: None,
+                event_id: None,
             }],
             notes,
         })

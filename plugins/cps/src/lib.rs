@@ -186,6 +186,8 @@ impl Rules for Cps {
                 unit: "certificate".into(),
                 rate: price.to_string(),
                 amount: format(cents(price * certificates)),
+                month: Some(format!("{y}-{m:02}")),
+                event_id: None,
             })
             .collect();
         Ok(Settlement { line_items, notes })

@@ -284,6 +284,8 @@ impl Rules for Ers {
             unit: "MW-h".into(),
             rate: price.to_string(),
             amount: format(cents(price * mw_hours)),
+            month: None,
+            event_id: None,
         };
         Ok(Settlement {
             line_items: vec![line],

@@ -1,4 +1,4 @@
-//! Exports `gridhub:rules/program@2.0.0`; the host serves 1.x and must refuse it.
+//! Exports `gridhub:rules/program@2.0.0`; the host serves 1.1.x and must refuse it.
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
