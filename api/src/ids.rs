@@ -13,6 +13,8 @@ pub const PLUGIN: &str = "plg";
 pub const ENROLLMENT: &str = "enr";
 pub const ENROLLMENT_HISTORY: &str = "enh";
 pub const IDLE_PERIOD: &str = "idl";
+pub const INTERVAL_UPLOAD: &str = "upl";
+pub const INTERVAL_CORRECTION: &str = "cor";
 
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())

@@ -6,6 +6,7 @@
 //! shared by services and the API.
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;

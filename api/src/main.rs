@@ -100,6 +100,11 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Interval data on a running server.
+    Intervals {
+        #[command(subcommand)]
+        task: IntervalsTask,
+    },
     /// Administrative tasks.
     Admin {
         #[command(flatten)]
@@ -107,6 +112,12 @@ enum Command {
         #[command(subcommand)]
         task: AdminTask,
     },
+}
+
+#[derive(Subcommand)]
+enum IntervalsTask {
+    /// Upload a CSV file of readings (checked whole first; idempotent).
+    Upload(gridhub_api::cli::intervals_upload::UploadArgs),
 }
 
 #[derive(Subcommand)]
@@ -188,6 +199,36 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             server::prepare(&config(db, true)).await?;
             println!("demo data loaded");
         }
+        Command::Intervals {
+            task: IntervalsTask::Upload(args),
+        } => {
+            use gridhub_api::cli::intervals_upload::{run, UploadError};
+            let summary = match run(&args).await {
+                Ok(summary) => summary,
+                Err(UploadError::Invalid { count, summary }) => {
+                    print_row_errors(&summary.errors);
+                    return Err(UploadError::Invalid { count, summary }.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            print_row_errors(&summary.errors);
+            println!(
+                "{} rows: {} inserted, {} corrected, {} unchanged, {} rejected{}",
+                summary.rows,
+                summary.inserted,
+                summary.corrected,
+                summary.unchanged,
+                summary.rejected,
+                if args.dry_run {
+                    " (dry run: nothing stored)"
+                } else {
+                    ""
+                }
+            );
+            if summary.rejected > 0 {
+                return Err(format!("{} rows were refused", summary.rejected).into());
+            }
+        }
         Command::Admin { db, task } => {
             let services = server::prepare(&config(db, false)).await?;
             match task {
@@ -214,6 +255,16 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+fn print_row_errors(errors: &[(usize, String, String)]) {
+    const SHOWN: usize = 50;
+    for (line, code, message) in errors.iter().take(SHOWN) {
+        eprintln!("line {line}: {code}: {message}");
+    }
+    if errors.len() > SHOWN {
+        eprintln!("… and {} more", errors.len() - SHOWN);
+    }
 }
 
 /// Configuration of the one-shot commands: they compile no plugins worth caching.

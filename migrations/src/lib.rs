@@ -11,6 +11,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_plugins_enrollments;
 mod m20261123_000003_dispatch;
 mod m20261123_000004_webhooks;
+mod m20261123_000005_intervals;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_plugins_enrollments::Migration),
             Box::new(m20261123_000003_dispatch::Migration),
             Box::new(m20261123_000004_webhooks::Migration),
+            Box::new(m20261123_000005_intervals::Migration),
         ]
     }
 }

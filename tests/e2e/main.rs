@@ -8,6 +8,7 @@ mod enrollments;
 mod events;
 mod http_spec;
 mod idempotency;
+mod intervals;
 mod meters;
 mod pagination;
 mod plugins;

@@ -6,6 +6,7 @@ pub mod date;
 pub mod enrollment;
 pub mod event;
 pub mod geo;
+pub mod interval;
 pub mod meter;
 pub mod program;
 
@@ -13,7 +14,7 @@ pub mod program;
 macro_rules! string_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] #[graphql(name = $text)] $variant),+
         }

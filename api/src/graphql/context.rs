@@ -5,8 +5,9 @@ use async_graphql::Context;
 
 use super::loaders::{
     ApiKeysByPartnerLoader, BatchLoader, EnrollmentHistoryLoader, EnrollmentsByMeterLoader,
-    EventChangesLoader, EventResponsesLoader, IdlePeriodLoader, MeterLoader, PartnerLoader,
-    PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader, WebhookAttemptsLoader,
+    EventChangesLoader, EventResponsesLoader, IdlePeriodLoader, IntervalSeriesLoader, MeterLoader,
+    PartnerLoader, PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader,
+    WebhookAttemptsLoader,
 };
 use crate::auth::{Principal, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -35,6 +36,7 @@ pub struct Loaders {
     pub event_changes: BatchLoader<EventChangesLoader>,
     pub event_responses: BatchLoader<EventResponsesLoader>,
     pub webhook_attempts: BatchLoader<WebhookAttemptsLoader>,
+    pub interval_series: BatchLoader<IntervalSeriesLoader>,
 }
 
 impl Loaders {
@@ -57,6 +59,7 @@ impl Loaders {
             event_changes: BatchLoader::new(EventChangesLoader(services.clone())),
             event_responses: BatchLoader::new(EventResponsesLoader(services.clone(), tenant)),
             webhook_attempts: BatchLoader::new(WebhookAttemptsLoader(services.clone())),
+            interval_series: BatchLoader::new(IntervalSeriesLoader(services.clone())),
         }
     }
 }

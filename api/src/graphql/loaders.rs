@@ -229,6 +229,24 @@ impl BatchLoad for EventResponsesLoader {
 }
 
 /// Attempts of a webhook delivery, oldest first.
+/// A meter's stored series (the parent meter is already tenant-checked).
+pub struct IntervalSeriesLoader(pub Services);
+
+impl BatchLoad for IntervalSeriesLoader {
+    type Value = Vec<crate::entity::interval_series::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        let mut out: HashMap<String, Self::Value> = HashMap::new();
+        for (_, s) in self.0.intervals.series_of(keys).await? {
+            out.entry(s.meter_id.clone()).or_default().push(s);
+        }
+        for list in out.values_mut() {
+            list.sort_by(|a, b| (&a.source, &a.channel).cmp(&(&b.source, &b.channel)));
+        }
+        Ok(out)
+    }
+}
+
 pub struct WebhookAttemptsLoader(pub Services);
 
 impl BatchLoad for WebhookAttemptsLoader {

@@ -152,6 +152,22 @@ impl Meter {
             .map(super::enrollments::Enrollment)
             .collect())
     }
+    /// The interval data stored for the meter, one entry per source and channel.
+    async fn interval_series(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::intervals::IntervalSeries>> {
+        let rows = ctx
+            .loaders()?
+            .interval_series
+            .load_one(self.0.id.clone())
+            .await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(super::intervals::IntervalSeries)
+            .collect())
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

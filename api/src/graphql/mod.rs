@@ -8,6 +8,7 @@ pub mod eligibility;
 pub mod enrollments;
 pub mod errors;
 pub mod events;
+pub mod intervals;
 pub mod loaders;
 pub mod meters;
 pub mod pagination;
@@ -38,6 +39,7 @@ pub struct QueryRoot(
     eligibility::EligibilityQuery,
     enrollments::EnrollmentQuery,
     events::EventQuery,
+    intervals::IntervalQuery,
     webhooks::WebhookQuery,
 );
 
@@ -50,6 +52,7 @@ pub struct MutationRoot(
     plugins::PluginMutation,
     enrollments::EnrollmentMutation,
     events::EventMutation,
+    intervals::IntervalMutation,
     webhooks::WebhookMutation,
 );
 

@@ -37,6 +37,7 @@ pub struct EligibilityService {
     meters: MeterService,
     programs: ProgramService,
     plugins: PluginService,
+    intervals: super::intervals::IntervalService,
 }
 
 impl EligibilityService {
@@ -45,12 +46,14 @@ impl EligibilityService {
         meters: MeterService,
         programs: ProgramService,
         plugins: PluginService,
+        intervals: super::intervals::IntervalService,
     ) -> Self {
         Self {
             db,
             meters,
             programs,
             plugins,
+            intervals,
         }
     }
 
@@ -64,11 +67,13 @@ impl EligibilityService {
     ) -> ApiResult<Vec<wit::EnrollmentRequest>> {
         let ids: Vec<String> = meters.iter().map(|m| m.id.clone()).collect();
         let mut others = self.participations(&ids).await?;
+        let history = self.intervals.history_days(&ids).await?;
         Ok(meters
             .iter()
             .zip(terms)
             .map(|(m, (committed_kw, start))| {
                 let mut r = enrollment_request(m, *committed_kw, *start);
+                r.interval_history_days = history.get(&m.id).copied().unwrap_or(0);
                 r.other_enrollments = others
                     .remove(&m.id)
                     .unwrap_or_default()

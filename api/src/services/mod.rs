@@ -2,10 +2,12 @@
 //! the domain types, not GraphQL or HTTP.
 
 pub mod api_keys;
+pub mod bulk;
 pub mod eligibility;
 pub mod enrollments;
 pub mod events;
 pub mod idempotency;
+pub mod intervals;
 pub mod meters;
 pub mod notifications;
 pub mod pagination;
@@ -42,6 +44,7 @@ pub struct Services {
     pub events: events::EventService,
     pub webhooks: webhooks::WebhookService,
     pub notifications: notifications::NotificationService,
+    pub intervals: intervals::IntervalService,
 }
 
 impl Services {
@@ -54,11 +57,13 @@ impl Services {
         let meters = meters::MeterService::new(db.clone());
         let programs = programs::ProgramService::new(db.clone());
         let notifications = notifications::NotificationService::new(db.clone());
+        let intervals = intervals::IntervalService::new(db.clone());
         let eligibility = eligibility::EligibilityService::new(
             db.clone(),
             meters.clone(),
             programs.clone(),
             plugins.clone(),
+            intervals.clone(),
         );
         Self {
             events: events::EventService::new(
@@ -68,6 +73,7 @@ impl Services {
                 notifications.clone(),
             ),
             notifications,
+            intervals,
             webhooks: webhooks::WebhookService::new(db.clone(), webhooks),
             enrollments: enrollments::EnrollmentService::new(
                 db.clone(),

@@ -1,0 +1,3 @@
+//! Client-side commands of the `gridhub` binary (they talk to a running server).
+
+pub mod intervals_upload;
