@@ -33,6 +33,12 @@ pub struct ServerConfig {
     pub ws_init_timeout: Duration,
     /// Webhook retry policy.
     pub webhooks: crate::services::webhooks::WebhookConfig,
+    /// How often a replica looks for due performance computations.
+    pub performance_poll: Duration,
+    /// How long after late readings an event's performance is recomputed (a
+    /// burst of uploads becomes one recomputation).
+    pub late_data_delay: Duration,
+    pub performance: crate::services::performance::PerformanceConfig,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -54,6 +60,9 @@ impl Default for ServerConfig {
             notification_poll: Duration::from_millis(250),
             ws_init_timeout: Duration::from_secs(10),
             webhooks: Default::default(),
+            performance_poll: Duration::from_secs(1),
+            late_data_delay: Duration::from_secs(60),
+            performance: Default::default(),
         }
     }
 }

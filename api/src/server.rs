@@ -35,7 +35,7 @@ pub async fn prepare(config: &ServerConfig) -> Result<Services, StartError> {
     db.migrate().await?;
     let rules = RulesHost::new(config.rules_limits.clone(), config.plugin_cache_dir.clone())
         .map_err(ApiError::from)?;
-    let services = Services::new(db, Arc::new(rules), config.webhooks.clone());
+    let services = Services::new(db, Arc::new(rules), config);
     let seeded = services
         .programs
         .seed(&seed::programs::default_programs())
@@ -84,6 +84,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         services.events.spawn_clock(config.event_clock),
         services.webhooks.spawn_worker(),
         services.notifications.spawn_relay(config.notification_poll),
+        services.performance.spawn_worker(config.performance_poll),
     ];
     let state = AppState {
         schema: graphql::build_schema(Some(services.clone())),

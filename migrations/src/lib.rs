@@ -12,6 +12,7 @@ mod m20261123_000002_plugins_enrollments;
 mod m20261123_000003_dispatch;
 mod m20261123_000004_webhooks;
 mod m20261123_000005_intervals;
+mod m20261123_000006_performance;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_dispatch::Migration),
             Box::new(m20261123_000004_webhooks::Migration),
             Box::new(m20261123_000005_intervals::Migration),
+            Box::new(m20261123_000006_performance::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ mod idempotency;
 mod intervals;
 mod meters;
 mod pagination;
+mod performance;
 mod plugins;
 mod program_rules;
 mod programs;

@@ -4,10 +4,10 @@
 use async_graphql::Context;
 
 use super::loaders::{
-    ApiKeysByPartnerLoader, BatchLoader, EnrollmentHistoryLoader, EnrollmentsByMeterLoader,
-    EventChangesLoader, EventResponsesLoader, IdlePeriodLoader, IntervalSeriesLoader, MeterLoader,
-    PartnerLoader, PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader,
-    WebhookAttemptsLoader,
+    ApiKeysByPartnerLoader, BatchLoader, CurrentPerformanceLoader, EnrollmentHistoryLoader,
+    EnrollmentsByMeterLoader, EventChangesLoader, EventResponsesLoader, IdlePeriodLoader,
+    IntervalSeriesLoader, MeterLoader, PartnerLoader, PerformanceSummaryLoader,
+    PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader, WebhookAttemptsLoader,
 };
 use crate::auth::{Principal, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -37,6 +37,8 @@ pub struct Loaders {
     pub event_responses: BatchLoader<EventResponsesLoader>,
     pub webhook_attempts: BatchLoader<WebhookAttemptsLoader>,
     pub interval_series: BatchLoader<IntervalSeriesLoader>,
+    pub current_performance: BatchLoader<CurrentPerformanceLoader>,
+    pub performance_summaries: BatchLoader<PerformanceSummaryLoader>,
 }
 
 impl Loaders {
@@ -57,9 +59,21 @@ impl Loaders {
             enrollment_history: BatchLoader::new(EnrollmentHistoryLoader(services.clone())),
             idle_periods: BatchLoader::new(IdlePeriodLoader(services.clone())),
             event_changes: BatchLoader::new(EventChangesLoader(services.clone())),
-            event_responses: BatchLoader::new(EventResponsesLoader(services.clone(), tenant)),
+            event_responses: BatchLoader::new(EventResponsesLoader(
+                services.clone(),
+                tenant.clone(),
+            )),
             webhook_attempts: BatchLoader::new(WebhookAttemptsLoader(services.clone())),
             interval_series: BatchLoader::new(IntervalSeriesLoader(services.clone())),
+            current_performance: BatchLoader::new(CurrentPerformanceLoader(services.clone())),
+            // Analysts see program-wide totals (no partner's rows).
+            performance_summaries: BatchLoader::new(PerformanceSummaryLoader(
+                services.clone(),
+                match principal.map(|p| p.role) {
+                    Some(crate::domain::Role::Analyst) => Tenant::All,
+                    _ => tenant,
+                },
+            )),
         }
     }
 }

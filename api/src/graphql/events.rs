@@ -78,6 +78,19 @@ impl Event {
     async fn revision(&self) -> i32 {
         self.0.revision
     }
+    /// The current performance computation; null until the event completed
+    /// and was measured.
+    async fn performance(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<super::performance::EventPerformance>> {
+        Ok(ctx
+            .loaders()?
+            .current_performance
+            .load_one(self.0.id.clone())
+            .await?
+            .map(super::performance::EventPerformance))
+    }
     /// Every change, oldest first.
     async fn changes(&self, ctx: &Context<'_>) -> Result<Vec<EventChange>> {
         let rows = ctx
@@ -292,7 +305,9 @@ pub struct ScheduleEventInput {
     /// USD/kWh.
     pub energy_price: Option<Decimal>,
     /// Schedule even though the program's rules (season, hours, duration,
-    /// notice, events per season) say no; recorded with the event.
+    /// notice, events per season) say no; recorded with the event. Also
+    /// records a market event that is already over (it completes at once
+    /// and is measured).
     pub override_reason: Option<String>,
 }
 

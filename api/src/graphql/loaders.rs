@@ -228,7 +228,6 @@ impl BatchLoad for EventResponsesLoader {
     }
 }
 
-/// Attempts of a webhook delivery, oldest first.
 /// A meter's stored series (the parent meter is already tenant-checked).
 pub struct IntervalSeriesLoader(pub Services);
 
@@ -247,6 +246,29 @@ impl BatchLoad for IntervalSeriesLoader {
     }
 }
 
+/// The current performance run of an event (the event is already visible).
+pub struct CurrentPerformanceLoader(pub Services);
+
+impl BatchLoad for CurrentPerformanceLoader {
+    type Value = crate::entity::performance_run::Model;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.performance.current_runs(keys).await
+    }
+}
+
+/// Totals of performance runs over the tenant's meters.
+pub struct PerformanceSummaryLoader(pub Services, pub crate::auth::Tenant);
+
+impl BatchLoad for PerformanceSummaryLoader {
+    type Value = crate::services::performance::Summary;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.performance.summaries(&self.1, keys).await
+    }
+}
+
+/// Attempts of a webhook delivery, oldest first.
 pub struct WebhookAttemptsLoader(pub Services);
 
 impl BatchLoad for WebhookAttemptsLoader {

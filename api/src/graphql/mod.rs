@@ -13,6 +13,7 @@ pub mod loaders;
 pub mod meters;
 pub mod pagination;
 pub mod partners;
+pub mod performance;
 pub mod plugins;
 pub mod programs;
 pub mod subscriptions;
@@ -40,6 +41,7 @@ pub struct QueryRoot(
     enrollments::EnrollmentQuery,
     events::EventQuery,
     intervals::IntervalQuery,
+    performance::PerformanceQuery,
     webhooks::WebhookQuery,
 );
 
@@ -53,6 +55,7 @@ pub struct MutationRoot(
     enrollments::EnrollmentMutation,
     events::EventMutation,
     intervals::IntervalMutation,
+    performance::PerformanceMutation,
     webhooks::WebhookMutation,
 );
 

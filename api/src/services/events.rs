@@ -134,7 +134,14 @@ impl EventService {
         let now = Utc::now();
         let notification_at = input.notification_at.unwrap_or(now);
         let ack_deadline = input.ack_deadline.unwrap_or(input.start);
-        validate_times(notification_at, input.start, input.end, ack_deadline, now)?;
+        validate_times(
+            notification_at,
+            input.start,
+            input.end,
+            ack_deadline,
+            now,
+            input.override_reason.is_some(),
+        )?;
         if input.energy_price.is_some_and(|p| p.is_sign_negative()) {
             return Err(ApiError::validation("energyPrice", "must not be negative"));
         }
@@ -210,6 +217,16 @@ impl EventService {
             principal,
         )
         .await?;
+        if row.status == EventStatus::Completed.as_str() {
+            // A past market event recorded after the fact: measure it now.
+            super::performance::jobs::enqueue(
+                &*txn,
+                &id,
+                super::performance::PerformanceTrigger::EventCompleted,
+                now,
+            )
+            .await?;
+        }
         idempotency::finish(txn, key.as_ref(), &Created { event_id: id }).await?;
         self.notifications.wake();
         tracing::info!(event = %row.id, program = %program.code, meters = targets.len(), "event scheduled");
@@ -239,7 +256,14 @@ impl EventService {
         } else {
             current.ack_deadline
         });
-        validate_times(current.notification_at, start, end, ack_deadline, now)?;
+        validate_times(
+            current.notification_at,
+            start,
+            end,
+            ack_deadline,
+            now,
+            false,
+        )?;
         let program = self.programs.get(&current.program_id).await?;
         if start != current.start_at || end != current.end_at {
             self.check_rules(
@@ -387,6 +411,15 @@ impl EventService {
                 row.status = status.as_str().into();
                 row.revision += 1;
                 record_change(&*txn, &row, &program, kind, json!({}), &system).await?;
+            }
+            if to == EventStatus::Completed {
+                super::performance::jobs::enqueue(
+                    &*txn,
+                    &current.id,
+                    super::performance::PerformanceTrigger::EventCompleted,
+                    now,
+                )
+                .await?;
             }
             txn.commit().await?;
             self.notifications.wake();
@@ -746,13 +779,17 @@ fn validate_times(
     end: DateTime<Utc>,
     ack_deadline: DateTime<Utc>,
     now: DateTime<Utc>,
+    recording_past: bool,
 ) -> ApiResult<()> {
     let mut v = Validator::default();
     if end <= start {
         v.field("end", "must be after the start");
     }
-    if end <= now {
-        v.field("end", "the event is already over");
+    if end <= now && !recording_past {
+        v.field(
+            "end",
+            "the event is already over; an ADMIN records a past market event with `overrideReason`",
+        );
     }
     if notification_at > start {
         v.field(

@@ -8,7 +8,8 @@
 //! nothing), and a changed value is a correction whose previous value is kept
 //! in `interval_corrections`. Everything an upload writes — readings,
 //! corrections, the series summary, the upload record and the performance
-//! recomputations it makes due — commits in one transaction.
+//! recomputations it makes due (see `performance::jobs`) — commits in one
+//! transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -142,6 +143,8 @@ pub struct Columns {
 #[derive(Clone)]
 pub struct IntervalService {
     db: Db,
+    /// Delay before late readings recompute an event's performance.
+    late_data_delay: std::time::Duration,
 }
 
 #[derive(FromQueryResult)]
@@ -154,8 +157,11 @@ struct StoredValue {
 }
 
 impl IntervalService {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, late_data_delay: std::time::Duration) -> Self {
+        Self {
+            db,
+            late_data_delay,
+        }
     }
 
     /// Checks and stores an upload. `rows` carry their row numbers and either a
@@ -369,6 +375,7 @@ impl IntervalService {
         upload.unchanged += (fresh_count - inserted) as i64;
         upload.corrected = changed.len() as i64;
         insert_upload(&*txn, &upload).await?;
+        super::performance::jobs::enqueue_late_data(&*txn, &touched, self.late_data_delay).await?;
         txn.commit().await?;
         tracing::info!(
             upload = %upload.id,

@@ -12,6 +12,7 @@ pub mod meters;
 pub mod notifications;
 pub mod pagination;
 pub mod partners;
+pub mod performance;
 pub mod plugins;
 pub mod programs;
 pub mod webhooks;
@@ -45,19 +46,27 @@ pub struct Services {
     pub webhooks: webhooks::WebhookService,
     pub notifications: notifications::NotificationService,
     pub intervals: intervals::IntervalService,
+    pub performance: performance::PerformanceService,
 }
 
 impl Services {
     pub fn new(
         db: Db,
         rules: std::sync::Arc<crate::rules::RulesHost>,
-        webhooks: webhooks::WebhookConfig,
+        config: &crate::config::ServerConfig,
     ) -> Self {
         let plugins = plugins::PluginService::new(db.clone(), rules);
         let meters = meters::MeterService::new(db.clone());
         let programs = programs::ProgramService::new(db.clone());
         let notifications = notifications::NotificationService::new(db.clone());
-        let intervals = intervals::IntervalService::new(db.clone());
+        let intervals = intervals::IntervalService::new(db.clone(), config.late_data_delay);
+        let performance = performance::PerformanceService::new(
+            db.clone(),
+            programs.clone(),
+            plugins.clone(),
+            intervals.clone(),
+            config.performance.clone(),
+        );
         let eligibility = eligibility::EligibilityService::new(
             db.clone(),
             meters.clone(),
@@ -74,7 +83,8 @@ impl Services {
             ),
             notifications,
             intervals,
-            webhooks: webhooks::WebhookService::new(db.clone(), webhooks),
+            webhooks: webhooks::WebhookService::new(db.clone(), config.webhooks.clone()),
+            performance,
             enrollments: enrollments::EnrollmentService::new(
                 db.clone(),
                 meters.clone(),
