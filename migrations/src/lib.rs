@@ -13,6 +13,7 @@ mod m20261123_000003_dispatch;
 mod m20261123_000004_webhooks;
 mod m20261123_000005_intervals;
 mod m20261123_000006_performance;
+mod m20261123_000007_settlement;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_webhooks::Migration),
             Box::new(m20261123_000005_intervals::Migration),
             Box::new(m20261123_000006_performance::Migration),
+            Box::new(m20261123_000007_settlement::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ mod plugins;
 mod program_rules;
 mod programs;
 mod schema_file;
+mod settlement;
 mod subscriptions;
 mod tenancy;
 mod webhooks;

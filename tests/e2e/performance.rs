@@ -359,4 +359,45 @@ async fn a_utility_meter_is_measured_against_its_ten_day_baseline() {
         "{empty}"
     );
     assert_eq!(p["summary"]["missingData"], 1);
+
+    // Settlement, January 1 (the "year" season) through July, each meter from
+    // its enrollment on June 1. pge-1: June has no event, so demonstrated =
+    // contracted: 8 kW × $6 = $48.00; July: min(8, 6) kW × $6 = $36.00; energy
+    // 12 kWh × $0.25 = $3.00; total $87.00. In full (8 kW, 16 kWh) July pays
+    // $48 + $4, so $13.00 was missed. pge-2: June 100 kW × $6 = $600.00, July
+    // min(100, 0) = $0.
+    let run = crate::settlement::settled(&s, &acme, &dram, 1).await;
+    assert_eq!(
+        (run["periodStart"].as_str(), run["periodEnd"].as_str()),
+        (Some("2026-01-01"), Some("2026-07-31"))
+    );
+    let settled = crate::settlement::by_meter(&run);
+    let one = &settled["pge-1"];
+    assert_eq!(one["amount"], "87.00", "{one}");
+    let lines: Vec<(String, String, String)> = one["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["month"].as_str().unwrap().into(),
+                l["code"].as_str().unwrap().into(),
+                l["amount"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (
+                "2026-06".to_owned(),
+                "CAPACITY".to_owned(),
+                "48.00".to_owned()
+            ),
+            ("2026-07".into(), "CAPACITY".into(), "36.00".into()),
+            ("2026-07".into(), "ENERGY".into(), "3.00".into()),
+        ]
+    );
+    assert_eq!(one["missed"], "13.00");
+    assert_eq!(settled["pge-2"]["amount"], "600.00");
 }

@@ -213,6 +213,34 @@ impl ScheduleRules<'_> {
     }
 }
 
+/// The first and last day of the occurrence of season `s` containing `date`.
+pub fn season_period(s: &Season, date: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let start = season_start(s, date)?;
+    let (m, d) = s.end.split_once('-')?;
+    let (m, d): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
+    // The end is the first (month, day) on or after the start.
+    let year = if (m, d) >= (start.month(), start.day()) {
+        start.year()
+    } else {
+        start.year() + 1
+    };
+    let end = NaiveDate::from_ymd_opt(year, m, d).or_else(|| {
+        // `02-29` in a common year: the last day of February.
+        NaiveDate::from_ymd_opt(year, m, 28)
+    })?;
+    Some((start, end))
+}
+
+/// The season occurrence containing `date`: its name, first and last day.
+pub fn season_containing(
+    seasons: &[Season],
+    date: NaiveDate,
+) -> Option<(String, NaiveDate, NaiveDate)> {
+    seasons
+        .iter()
+        .find_map(|s| season_period(s, date).map(|(a, b)| (s.name.clone(), a, b)))
+}
+
 /// Start of the occurrence of season `s` that contains `date`, if it does.
 fn season_start(s: &Season, date: NaiveDate) -> Option<NaiveDate> {
     let md = |t: &str| -> Option<(u32, u32)> {
@@ -371,6 +399,27 @@ mod tests {
             status_at(EventStatus::Cancelled, s, e, at(17)),
             EventStatus::Cancelled
         );
+    }
+
+    #[test]
+    fn season_periods_know_their_last_day() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        let winter = season("winter", "11-01", "04-30");
+        assert_eq!(
+            season_period(&winter, d(2027, 2, 3)),
+            Some((d(2026, 11, 1), d(2027, 4, 30)))
+        );
+        let feb = season("w", "12-01", "02-29");
+        assert_eq!(
+            season_period(&feb, d(2027, 1, 5)),
+            Some((d(2026, 12, 1), d(2027, 2, 28)))
+        );
+        assert_eq!(
+            season_period(&feb, d(2028, 2, 29)),
+            Some((d(2027, 12, 1), d(2028, 2, 29)))
+        );
+        let summer = season("s", "06-01", "09-30");
+        assert_eq!(season_period(&summer, d(2026, 10, 1)), None);
     }
 
     #[test]

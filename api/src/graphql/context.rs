@@ -7,7 +7,8 @@ use super::loaders::{
     ApiKeysByPartnerLoader, BatchLoader, CurrentPerformanceLoader, EnrollmentHistoryLoader,
     EnrollmentsByMeterLoader, EventChangesLoader, EventResponsesLoader, IdlePeriodLoader,
     IntervalSeriesLoader, MeterLoader, PartnerLoader, PerformanceSummaryLoader,
-    PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader, WebhookAttemptsLoader,
+    PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader, SettlementLinesLoader,
+    SettlementTotalsLoader, WebhookAttemptsLoader,
 };
 use crate::auth::{Principal, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -39,6 +40,8 @@ pub struct Loaders {
     pub interval_series: BatchLoader<IntervalSeriesLoader>,
     pub current_performance: BatchLoader<CurrentPerformanceLoader>,
     pub performance_summaries: BatchLoader<PerformanceSummaryLoader>,
+    pub settlement_lines: BatchLoader<SettlementLinesLoader>,
+    pub settlement_totals: BatchLoader<SettlementTotalsLoader>,
 }
 
 impl Loaders {
@@ -66,6 +69,11 @@ impl Loaders {
             webhook_attempts: BatchLoader::new(WebhookAttemptsLoader(services.clone())),
             interval_series: BatchLoader::new(IntervalSeriesLoader(services.clone())),
             current_performance: BatchLoader::new(CurrentPerformanceLoader(services.clone())),
+            settlement_lines: BatchLoader::new(SettlementLinesLoader(services.clone())),
+            settlement_totals: BatchLoader::new(SettlementTotalsLoader(
+                services.clone(),
+                tenant.clone(),
+            )),
             // Analysts see program-wide totals (no partner's rows).
             performance_summaries: BatchLoader::new(PerformanceSummaryLoader(
                 services.clone(),

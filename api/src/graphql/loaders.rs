@@ -268,6 +268,28 @@ impl BatchLoad for PerformanceSummaryLoader {
     }
 }
 
+/// Line items of a settled meter, keyed `run_id/meter_id`.
+pub struct SettlementLinesLoader(pub Services);
+
+impl BatchLoad for SettlementLinesLoader {
+    type Value = Vec<crate::entity::settlement_line::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.settlement.lines_of(keys).await
+    }
+}
+
+/// Settlement run totals over the tenant's meters (cents).
+pub struct SettlementTotalsLoader(pub Services, pub crate::auth::Tenant);
+
+impl BatchLoad for SettlementTotalsLoader {
+    type Value = i64;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.settlement.totals(&self.1, keys).await
+    }
+}
+
 /// Attempts of a webhook delivery, oldest first.
 pub struct WebhookAttemptsLoader(pub Services);
 

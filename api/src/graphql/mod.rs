@@ -16,6 +16,7 @@ pub mod partners;
 pub mod performance;
 pub mod plugins;
 pub mod programs;
+pub mod settlement;
 pub mod subscriptions;
 pub mod webhooks;
 
@@ -42,6 +43,7 @@ pub struct QueryRoot(
     events::EventQuery,
     intervals::IntervalQuery,
     performance::PerformanceQuery,
+    settlement::SettlementQuery,
     webhooks::WebhookQuery,
 );
 
@@ -56,6 +58,7 @@ pub struct MutationRoot(
     events::EventMutation,
     intervals::IntervalMutation,
     performance::PerformanceMutation,
+    settlement::SettlementMutation,
     webhooks::WebhookMutation,
 );
 

@@ -646,6 +646,7 @@ fn cps() -> ProgramSpec {
         .unconfirmed("distribution_circuit_multiplier", Number, json!(2), None, "Multiplier for storage on a qualifying distribution circuit")
         .unconfirmed("resilience_multiplier", Number, json!(1.5), None, "Multiplier for resilience-qualified storage")
         .unconfirmed("cpec_price_per_mwh", Money, json!("45.00"), Some("USD/certificate"), "Clean Peak Energy Certificate price")
+        .add("settlement_basis", Text, json!("METERED_HOURS"), None, "Settled on every metered hour of net discharge, not on events")
         .holidays();
     program(
         "MA_CPS",

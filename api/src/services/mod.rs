@@ -15,6 +15,8 @@ pub mod partners;
 pub mod performance;
 pub mod plugins;
 pub mod programs;
+pub mod revenue;
+pub mod settlement;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -47,6 +49,8 @@ pub struct Services {
     pub notifications: notifications::NotificationService,
     pub intervals: intervals::IntervalService,
     pub performance: performance::PerformanceService,
+    pub settlement: settlement::SettlementService,
+    pub revenue: revenue::RevenueService,
 }
 
 impl Services {
@@ -67,6 +71,19 @@ impl Services {
             intervals.clone(),
             config.performance.clone(),
         );
+        let settlement = settlement::SettlementService::new(
+            db.clone(),
+            programs.clone(),
+            plugins.clone(),
+            intervals.clone(),
+            performance.clone(),
+        );
+        // Each performance run is followed by the preliminary settlement.
+        let after = settlement.clone();
+        performance.set_after_run(std::sync::Arc::new(move |run| {
+            let after = after.clone();
+            Box::pin(async move { after.after_performance(run).await })
+        }));
         let eligibility = eligibility::EligibilityService::new(
             db.clone(),
             meters.clone(),
@@ -85,6 +102,8 @@ impl Services {
             intervals,
             webhooks: webhooks::WebhookService::new(db.clone(), config.webhooks.clone()),
             performance,
+            settlement,
+            revenue: revenue::RevenueService::new(db.clone()),
             enrollments: enrollments::EnrollmentService::new(
                 db.clone(),
                 meters.clone(),
