@@ -14,6 +14,7 @@ mod pagination;
 mod performance;
 mod plugins;
 mod program_rules;
+mod program_scenarios;
 mod programs;
 mod schema_file;
 mod settlement;

@@ -230,6 +230,11 @@ impl TestServer {
         }
     }
 
+    /// The running server's services (benchmarks prepare bulk data with them).
+    pub fn services(&self) -> &gridhub_api::services::Services {
+        &self.server.as_ref().expect("running").services
+    }
+
     /// Records the customer's authorization of utility data sharing for a
     /// meter. Stand-in for the hosted Connect flow (its own issue), which is
     /// the only way a meter becomes AUTHORIZED.

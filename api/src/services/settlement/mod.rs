@@ -65,6 +65,8 @@ string_enum! {
 
 /// Meters per plugin call.
 const BATCH: usize = 500;
+/// Plugin notes kept per settled meter.
+const MAX_NOTES: usize = 50;
 
 /// Exact cents of a decimal amount (half-even beyond cents).
 pub fn to_cents(amount: Decimal) -> ApiResult<i64> {
@@ -345,7 +347,13 @@ impl SettlementService {
                     error: None,
                 };
                 match answer {
-                    Ok(settlement) => {
+                    Ok(mut settlement) => {
+                        // Metered programs note every hour; keep the first ones.
+                        if settlement.notes.len() > MAX_NOTES {
+                            let more = settlement.notes.len() - MAX_NOTES;
+                            settlement.notes.truncate(MAX_NOTES);
+                            settlement.notes.push(format!("… and {more} more notes"));
+                        }
                         s.notes = settlement.notes;
                         for item in settlement.line_items {
                             let month = line_month(&item, &month_of_event, &fallback);
