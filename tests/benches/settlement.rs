@@ -86,11 +86,12 @@ async fn main() {
     for chunk in ids.chunks(1000) {
         let inputs: Vec<Value> = chunk
             .iter()
-            .map(|m| json!({ "meterId": m, "committedKw": 10.0, "startDate": "2026-06-01" }))
+            .map(|m| json!({ "meterId": m, "committedKw": 1.0, "startDate": "2026-06-01" }))
             .collect();
         s.ok(&partner, "mutation($p: ID!, $in: [EnrollmentInput!]!) { enrollMeters(programId: $p, inputs: $in) { portfolioEligible } }", json!({ "p": dram, "in": inputs }))
             .await;
     }
+    // 1 kW each: DRAM resources are at most 10 MW.
     // Ten days of 15-minute load before and through the event, Wednesday
     // July 15, 2026, 16:00–18:00 PDT: 10 kW, 4 kW during the event.
     let event_start = 1_784_156_400i64; // 2026-07-15T23:00:00Z
@@ -163,7 +164,12 @@ async fn main() {
         .ok(&s.admin_key, "query($p: ID!) { settlementRuns(programId: $p) { total meters(first: 1) { edges { node { amount } } } } }", json!({ "p": dram }))
         .await["settlementRuns"][0]
         .clone();
-    assert_eq!(run["summary"]["measured"], METERS as i64, "{run}");
+    if run["summary"]["measured"] != METERS as i64 {
+        let failed = s
+            .ok(&s.admin_key, "query($e: ID!) { eventPerformance(eventId: $e) { meters(first: 3, filter: { statuses: [MISSING_DATA, INSUFFICIENT_HISTORY, FAILED] }) { edges { node { status error } } } } }", json!({ "e": event["id"] }))
+            .await;
+        panic!("not every meter was measured: {run}\n{failed}");
+    }
     println!(
         "{db_name}: one event, {METERS} meters: performance {:.1} s, with the preliminary settlement {total:.1} s ({:.0} meters/s); settled total ${}",
         run["durationMs"].as_f64().unwrap() / 1000.0,

@@ -47,6 +47,8 @@ string_enum! {
         Cancelled => "CANCELLED",
         Started => "STARTED",
         Completed => "COMPLETED",
+        /// Its performance was computed (a new version): results are readable.
+        Measured => "MEASURED",
     }
 }
 

@@ -825,7 +825,7 @@ pub fn event_payload(row: &event::Model, program: &program::Model) -> Value {
 
 /// Writes the change and one notification per partner with dispatches in
 /// the event, in the caller's transaction.
-async fn record_change(
+pub(crate) async fn record_change(
     conn: &impl ConnectionTrait,
     row: &event::Model,
     program: &program::Model,

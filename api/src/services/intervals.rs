@@ -194,6 +194,7 @@ impl IntervalService {
             ));
         }
         let received = rows.len();
+        let started = std::time::Instant::now();
         let now = Utc::now();
         let meters = self.resolve_meters(&partner, &rows).await?;
         let owned: Vec<String> = meters
@@ -252,6 +253,7 @@ impl IntervalService {
             upload.status = UploadStatus::Partial.as_str().into();
         }
 
+        let checked_ms = started.elapsed().as_millis();
         let existing = self.stored_values(&valid, &stored_series).await?;
         let mut fresh = Vec::new();
         let mut changed = Vec::new();
@@ -385,6 +387,8 @@ impl IntervalService {
             corrected = upload.corrected,
             unchanged = upload.unchanged,
             rejected = upload.rejected,
+            checked_ms,
+            total_ms = started.elapsed().as_millis(),
             "interval upload"
         );
         Ok(UploadOutcome {
@@ -697,8 +701,10 @@ impl IntervalService {
     }
 
     /// Each meter's `main`-channel readings in `[from, to)` as columns, from
-    /// its preferred source (its own kind's), else the other one. One query
-    /// per chunk of meters.
+    /// its preferred source (its own kind's), else the other one, plus the
+    /// readings in `extra_hours` (hour beginnings outside the window some
+    /// methods need, e.g. last year's peaks). One lean query per meter (the
+    /// primary key serves it), several meters at a time.
     pub async fn columns_for(
         &self,
         meters: &[&meter::Model],
@@ -706,64 +712,83 @@ impl IntervalService {
         to: i64,
         extra_hours: &HashMap<String, Vec<i64>>,
     ) -> ApiResult<HashMap<String, Columns>> {
-        let mut rows_by_meter: HashMap<String, Vec<interval_reading::Model>> = HashMap::new();
-        for chunk in meters.chunks(ID_CHUNK) {
-            let rows = interval_reading::Entity::find()
-                .filter(interval_reading::Column::MeterId.is_in(chunk.iter().map(|m| m.id.clone())))
-                .filter(interval_reading::Column::Channel.eq(DEFAULT_CHANNEL))
-                .filter(interval_reading::Column::StartTs.gte(from))
-                .filter(interval_reading::Column::StartTs.lt(to))
-                .order_by_asc(interval_reading::Column::MeterId)
-                .order_by_asc(interval_reading::Column::StartTs)
-                .all(self.db.conn())
-                .await?;
-            for r in rows {
-                rows_by_meter.entry(r.meter_id.clone()).or_default().push(r);
-            }
-        }
-        // Hours outside the window some methods need (e.g. last year's peaks).
-        for m in meters {
-            let Some(hours) = extra_hours.get(&m.id) else {
-                continue;
-            };
-            for hour in hours.iter().filter(|h| **h < from || **h >= to) {
-                let rows = interval_reading::Entity::find()
-                    .filter(interval_reading::Column::MeterId.eq(m.id.clone()))
-                    .filter(interval_reading::Column::Channel.eq(DEFAULT_CHANNEL))
-                    .filter(interval_reading::Column::StartTs.gte(*hour))
-                    .filter(interval_reading::Column::StartTs.lt(hour + 3600))
-                    .all(self.db.conn())
-                    .await?;
-                rows_by_meter.entry(m.id.clone()).or_default().extend(rows);
-            }
-        }
-        let mut out = HashMap::new();
-        for m in meters {
-            let rows = rows_by_meter.remove(&m.id).unwrap_or_default();
-            out.insert(m.id.clone(), to_columns(m, rows));
-        }
-        Ok(out)
+        use futures::StreamExt;
+        let work: Vec<(meter::Model, Option<Vec<i64>>)> = meters
+            .iter()
+            .map(|m| ((*m).clone(), extra_hours.get(&m.id).cloned()))
+            .collect();
+        let db = self.db.clone();
+        let results: Vec<ApiResult<(String, Columns)>> = futures::stream::iter(work)
+            .map(|(m, extra)| {
+                let db = db.clone();
+                async move {
+                    let lean = || {
+                        interval_reading::Entity::find()
+                            .select_only()
+                            .columns([
+                                interval_reading::Column::Source,
+                                interval_reading::Column::StartTs,
+                                interval_reading::Column::IntervalSeconds,
+                                interval_reading::Column::Kwh,
+                            ])
+                            .filter(interval_reading::Column::MeterId.eq(m.id.clone()))
+                            .filter(interval_reading::Column::Channel.eq(DEFAULT_CHANNEL))
+                    };
+                    let mut rows: Vec<LeanReading> = lean()
+                        .filter(interval_reading::Column::StartTs.gte(from))
+                        .filter(interval_reading::Column::StartTs.lt(to))
+                        .into_tuple()
+                        .all(db.conn())
+                        .await?;
+                    // Every 5-minute start inside the extra hours covers 15- and 60-minute series too.
+                    let starts: Vec<i64> = extra
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|h| *h < from || *h >= to)
+                        .flat_map(|h| (0..12).map(move |k| h + k * 300))
+                        .collect();
+                    for chunk in starts.chunks(ID_CHUNK) {
+                        rows.extend(
+                            lean()
+                                .filter(
+                                    interval_reading::Column::StartTs.is_in(chunk.iter().copied()),
+                                )
+                                .into_tuple::<LeanReading>()
+                                .all(db.conn())
+                                .await?,
+                        );
+                    }
+                    Ok((m.id.clone(), to_columns(&m, rows)))
+                }
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 }
 
+/// (source, start, interval seconds, kWh).
+type LeanReading = (String, i64, i32, f64);
+
+/// Meters read at once by [`IntervalService::columns_for`].
+const READ_CONCURRENCY: usize = 8;
+
 /// Picks the meter's preferred source and lays its readings out as columns.
-fn to_columns(m: &meter::Model, mut rows: Vec<interval_reading::Model>) -> Columns {
+fn to_columns(m: &meter::Model, mut rows: Vec<LeanReading>) -> Columns {
     let preferred = if m.kind == MeterKind::Device.as_str() {
         ReadingSource::Device
     } else {
         ReadingSource::Utility
     };
-    let has_preferred = rows.iter().any(|r| r.source == preferred.as_str());
-    rows.retain(|r| (r.source == preferred.as_str()) == has_preferred);
-    rows.sort_by_key(|r| r.start_ts);
-    rows.dedup_by_key(|r| r.start_ts);
+    let has_preferred = rows.iter().any(|r| r.0 == preferred.as_str());
+    rows.retain(|r| (r.0 == preferred.as_str()) == has_preferred);
+    rows.sort_by_key(|r| r.1);
+    rows.dedup_by_key(|r| r.1);
     Columns {
-        interval_seconds: rows
-            .first()
-            .map(|r| r.interval_seconds as u32)
-            .unwrap_or(3600),
-        starts: rows.iter().map(|r| r.start_ts).collect(),
-        values: rows.iter().map(|r| r.kwh).collect(),
+        interval_seconds: rows.first().map(|r| r.2 as u32).unwrap_or(3600),
+        starts: rows.iter().map(|r| r.1).collect(),
+        values: rows.iter().map(|r| r.3).collect(),
     }
 }
 

@@ -39,6 +39,8 @@ string_enum! {
         EventCancelled => "EVENT_CANCELLED",
         EventStarted => "EVENT_STARTED",
         EventCompleted => "EVENT_COMPLETED",
+        /// Performance (and the preliminary settlement) of an event is ready.
+        EventMeasured => "EVENT_MEASURED",
         /// Sent on request to check an integration.
         Test => "TEST",
     }

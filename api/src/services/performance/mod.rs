@@ -470,6 +470,20 @@ impl PerformanceService {
                 .insert(&*txn)
                 .await?;
         }
+        // Partners hear of it (subscriptions and webhooks) with this commit.
+        super::events::record_change(
+            &*txn,
+            event,
+            program,
+            crate::domain::event::EventChangeKind::Measured,
+            json!({ "performanceVersion": run.version, "trigger": run.trigger, "runId": run.id }),
+            &Principal {
+                key_id: run.requested_by.clone(),
+                role: Role::Admin,
+                partner_id: None,
+            },
+        )
+        .await?;
         bulk::insert(
             &*txn,
             "meter_performances",
@@ -624,24 +638,7 @@ impl PerformanceService {
         if let Some(under) = filter.under_performing {
             query = query.filter(meter_performance::Column::UnderPerforming.eq(under));
         }
-        query = match page {
-            PageRequest::Forward { after, first } => {
-                if let Some(after) = after {
-                    query = query.filter(meter_performance::Column::Id.gt(after.clone()));
-                }
-                query
-                    .order_by_asc(meter_performance::Column::Id)
-                    .limit(*first as u64 + 1)
-            }
-            PageRequest::Backward { before, last } => {
-                if let Some(before) = before {
-                    query = query.filter(meter_performance::Column::Id.lt(before.clone()));
-                }
-                query
-                    .order_by_desc(meter_performance::Column::Id)
-                    .limit(*last as u64 + 1)
-            }
-        };
+        let query = super::pagination::keyset(query, page, meter_performance::Column::Id);
         Ok(Page::from_fetched(page, query.all(self.db.conn()).await?))
     }
 
