@@ -39,6 +39,8 @@ pub struct ServerConfig {
     /// burst of uploads becomes one recomputation).
     pub late_data_delay: Duration,
     pub performance: crate::services::performance::PerformanceConfig,
+    /// How often a replica checks whether a closed month needs settling.
+    pub month_end_check: Duration,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -63,6 +65,7 @@ impl Default for ServerConfig {
             performance_poll: Duration::from_secs(1),
             late_data_delay: Duration::from_secs(60),
             performance: Default::default(),
+            month_end_check: Duration::from_secs(3600),
         }
     }
 }

@@ -85,6 +85,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         services.webhooks.spawn_worker(),
         services.notifications.spawn_relay(config.notification_poll),
         services.performance.spawn_worker(config.performance_poll),
+        services.settlement.spawn_month_end(config.month_end_check),
     ];
     let state = AppState {
         schema: graphql::build_schema(Some(services.clone())),

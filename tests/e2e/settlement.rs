@@ -310,3 +310,58 @@ async fn connected_solutions_pays_seasonal_performance_and_a_market_aggregate_sp
         (Some("900.00"), Some("360.00"))
     );
 }
+
+#[tokio::test]
+async fn closed_months_are_settled_without_events() {
+    let s = TestServer::start_with(|c| {
+        c.bundled_plugin_dir = Some(gridhub_tests::plugins_dir());
+        c.month_end_check = Duration::from_millis(200);
+    })
+    .await;
+    let dram = program_id(&s, "CAISO_DRAM").await;
+    let (_, acme) = s.partner("Acme").await;
+    let meter = json!({
+        "externalId": "pge-1", "kind": "UTILITY_METER", "region": "CA", "utility": "PGE",
+        "loadZone": "DLAP_PGAE", "customerClass": "COMMERCIAL", "capacityKw": 150.0
+    });
+    let id = meters(&s, &acme, vec![meter]).await.remove(0);
+    s.authorize_meter(&id).await;
+    enroll(
+        &s,
+        &acme,
+        &dram,
+        json!([{ "meterId": id, "committedKw": 100.0, "startDate": "2026-06-01" }]),
+    )
+    .await;
+    // DRAM's season is the year: every closed month since June pays capacity on
+    // the contracted 100 kW (no events: demonstrated = contracted), $600 each.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Los_Angeles)
+        .date_naive();
+    use chrono::Datelike;
+    let closed_months = (today.year() - 2026) * 12 + today.month0() as i32 - 5;
+    let run = settled(&s, &acme, &dram, 1).await;
+    assert_eq!(run["trigger"], "MONTH_END");
+    let lines = by_meter(&run)["pge-1"]["lines"].as_array().unwrap().clone();
+    assert_eq!(lines.len() as i32, closed_months, "{run}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["code"] == "CAPACITY" && l["amount"] == "600.00"),
+        "{run}"
+    );
+    assert_eq!(lines[0]["month"], "2026-06");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let runs = s
+        .ok(
+            &acme,
+            "query($p: ID!) { settlementRuns(programId: $p, currentOnly: false) { version } }",
+            json!({ "p": dram }),
+        )
+        .await;
+    assert_eq!(
+        runs["settlementRuns"].as_array().unwrap().len(),
+        1,
+        "a settled month is not settled again"
+    );
+}

@@ -262,6 +262,8 @@ pub fn quiet(c: &mut ServerConfig) {
     c.event_clock = hour;
     c.notification_poll = hour;
     c.webhooks.poll_interval = hour;
+    c.performance_poll = hour;
+    c.month_end_check = hour;
 }
 
 /// The folder `scripts/build-plugins.sh` writes the program plugins to.

@@ -703,8 +703,8 @@ impl IntervalService {
     /// Each meter's `main`-channel readings in `[from, to)` as columns, from
     /// its preferred source (its own kind's), else the other one, plus the
     /// readings in `extra_hours` (hour beginnings outside the window some
-    /// methods need, e.g. last year's peaks). One lean query per meter (the
-    /// primary key serves it), several meters at a time.
+    /// methods need, e.g. last year's peaks). Lean queries over groups of
+    /// meters, a few groups at a time.
     pub async fn columns_for(
         &self,
         meters: &[&meter::Model],
@@ -713,66 +713,82 @@ impl IntervalService {
         extra_hours: &HashMap<String, Vec<i64>>,
     ) -> ApiResult<HashMap<String, Columns>> {
         use futures::StreamExt;
-        let work: Vec<(meter::Model, Option<Vec<i64>>)> = meters
-            .iter()
-            .map(|m| ((*m).clone(), extra_hours.get(&m.id).cloned()))
+        let groups: Vec<Vec<String>> = meters
+            .chunks(READ_GROUP)
+            .map(|g| g.iter().map(|m| m.id.clone()).collect())
             .collect();
         let db = self.db.clone();
-        let results: Vec<ApiResult<(String, Columns)>> = futures::stream::iter(work)
-            .map(|(m, extra)| {
+        let fetched: Vec<ApiResult<Vec<LeanReading>>> = futures::stream::iter(groups)
+            .map(|ids| {
                 let db = db.clone();
                 async move {
-                    let lean = || {
-                        interval_reading::Entity::find()
-                            .select_only()
-                            .columns([
-                                interval_reading::Column::Source,
-                                interval_reading::Column::StartTs,
-                                interval_reading::Column::IntervalSeconds,
-                                interval_reading::Column::Kwh,
-                            ])
-                            .filter(interval_reading::Column::MeterId.eq(m.id.clone()))
-                            .filter(interval_reading::Column::Channel.eq(DEFAULT_CHANNEL))
-                    };
-                    let mut rows: Vec<LeanReading> = lean()
+                    Ok(lean_readings()
+                        .filter(interval_reading::Column::MeterId.is_in(ids))
                         .filter(interval_reading::Column::StartTs.gte(from))
                         .filter(interval_reading::Column::StartTs.lt(to))
                         .into_tuple()
                         .all(db.conn())
-                        .await?;
-                    // Every 5-minute start inside the extra hours covers 15- and 60-minute series too.
-                    let starts: Vec<i64> = extra
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|h| *h < from || *h >= to)
-                        .flat_map(|h| (0..12).map(move |k| h + k * 300))
-                        .collect();
-                    for chunk in starts.chunks(ID_CHUNK) {
-                        rows.extend(
-                            lean()
-                                .filter(
-                                    interval_reading::Column::StartTs.is_in(chunk.iter().copied()),
-                                )
-                                .into_tuple::<LeanReading>()
-                                .all(db.conn())
-                                .await?,
-                        );
-                    }
-                    Ok((m.id.clone(), to_columns(&m, rows)))
+                        .await?)
                 }
             })
             .buffer_unordered(READ_CONCURRENCY)
             .collect()
             .await;
-        results.into_iter().collect()
+        let mut by_meter: HashMap<String, Vec<LeanReading>> = HashMap::new();
+        for rows in fetched {
+            for r in rows? {
+                by_meter.entry(r.0.clone()).or_default().push(r);
+            }
+        }
+        for m in meters {
+            // Every 5-minute start inside the extra hours covers 15- and 60-minute series too.
+            let starts: Vec<i64> = extra_hours
+                .get(&m.id)
+                .into_iter()
+                .flatten()
+                .filter(|h| **h < from || **h >= to)
+                .flat_map(|h| (0..12).map(move |k| h + k * 300))
+                .collect();
+            for chunk in starts.chunks(ID_CHUNK) {
+                let rows: Vec<LeanReading> = lean_readings()
+                    .filter(interval_reading::Column::MeterId.eq(m.id.clone()))
+                    .filter(interval_reading::Column::StartTs.is_in(chunk.iter().copied()))
+                    .into_tuple()
+                    .all(self.db.conn())
+                    .await?;
+                by_meter.entry(m.id.clone()).or_default().extend(rows);
+            }
+        }
+        Ok(meters
+            .iter()
+            .map(|m| {
+                let rows = by_meter.remove(&m.id).unwrap_or_default();
+                (m.id.clone(), to_columns(m, rows))
+            })
+            .collect())
     }
 }
 
-/// (source, start, interval seconds, kWh).
-type LeanReading = (String, i64, i32, f64);
+/// Only the columns the rules need, on `main`.
+fn lean_readings() -> sea_orm::Select<interval_reading::Entity> {
+    interval_reading::Entity::find()
+        .select_only()
+        .columns([
+            interval_reading::Column::MeterId,
+            interval_reading::Column::Source,
+            interval_reading::Column::StartTs,
+            interval_reading::Column::IntervalSeconds,
+            interval_reading::Column::Kwh,
+        ])
+        .filter(interval_reading::Column::Channel.eq(DEFAULT_CHANNEL))
+}
 
-/// Meters read at once by [`IntervalService::columns_for`].
-const READ_CONCURRENCY: usize = 8;
+/// (meter, source, start, interval seconds, kWh).
+type LeanReading = (String, String, i64, i32, f64);
+
+/// Meters per query and queries at once in [`IntervalService::columns_for`].
+const READ_GROUP: usize = 50;
+const READ_CONCURRENCY: usize = 4;
 
 /// Picks the meter's preferred source and lays its readings out as columns.
 fn to_columns(m: &meter::Model, mut rows: Vec<LeanReading>) -> Columns {
@@ -781,14 +797,14 @@ fn to_columns(m: &meter::Model, mut rows: Vec<LeanReading>) -> Columns {
     } else {
         ReadingSource::Utility
     };
-    let has_preferred = rows.iter().any(|r| r.0 == preferred.as_str());
-    rows.retain(|r| (r.0 == preferred.as_str()) == has_preferred);
-    rows.sort_by_key(|r| r.1);
-    rows.dedup_by_key(|r| r.1);
+    let has_preferred = rows.iter().any(|r| r.1 == preferred.as_str());
+    rows.retain(|r| (r.1 == preferred.as_str()) == has_preferred);
+    rows.sort_by_key(|r| r.2);
+    rows.dedup_by_key(|r| r.2);
     Columns {
-        interval_seconds: rows.first().map(|r| r.2 as u32).unwrap_or(3600),
-        starts: rows.iter().map(|r| r.1).collect(),
-        values: rows.iter().map(|r| r.3).collect(),
+        interval_seconds: rows.first().map(|r| r.3 as u32).unwrap_or(3600),
+        starts: rows.iter().map(|r| r.2).collect(),
+        values: rows.iter().map(|r| r.4).collect(),
     }
 }
 

@@ -275,9 +275,11 @@ impl PerformanceService {
                             Some((m.id.clone(), peak_hours.get(zone)?.clone()))
                         })
                         .collect();
+                    let read_started = Instant::now();
                     let readings = intervals
                         .columns_for(&batch_meters, from, end, &extra)
                         .await?;
+                    let read_ms = read_started.elapsed().as_millis();
                     let work: Vec<MeterWork> = batch
                         .iter()
                         .filter_map(|d| {
@@ -291,9 +293,16 @@ impl PerformanceService {
                         })
                         .collect();
                     let ids: Vec<String> = work.iter().map(|w| w.meter.id.clone()).collect();
+                    let rules_started = Instant::now();
                     let results = tokio::task::spawn_blocking(move || shared.run(work))
                         .await
                         .map_err(ApiError::internal)??;
+                    tracing::debug!(
+                        meters = ids.len(),
+                        read_ms,
+                        rules_ms = rules_started.elapsed().as_millis(),
+                        "performance batch"
+                    );
                     Ok::<_, ApiError>(ids.into_iter().zip(results).collect())
                 }
             })

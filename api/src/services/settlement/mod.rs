@@ -170,6 +170,66 @@ impl SettlementService {
         Ok(())
     }
 
+    /// Month-end settlement: every program with enrolled meters and a plugin
+    /// is settled through the end of last month (local) unless its current
+    /// run already reaches it. Capacity accrues without events, and metered
+    /// programs (CPS) have none; returns how many programs were settled.
+    pub async fn settle_closed_months(&self, now: DateTime<Utc>) -> ApiResult<usize> {
+        let mut settled = 0;
+        for program in self.programs.list().await? {
+            let today = local_date(&program, now);
+            let through = month_start(today).pred_opt().expect("a day before the 1st");
+            let enrolled = enrollment::Entity::find()
+                .filter(enrollment::Column::ProgramId.eq(program.id.clone()))
+                .filter(enrollment::Column::Status.eq(EnrollmentStatus::Enrolled.as_str()))
+                .filter(enrollment::Column::StartDate.lte(through))
+                .one(self.db.conn())
+                .await?
+                .is_some();
+            if !enrolled || self.plugins.active_for(&program.id).await.is_err() {
+                continue;
+            }
+            let parameters = self
+                .programs
+                .parameters_at(&program.id, local_noon(&program, through))
+                .await?;
+            let seasons: Vec<Season> = serde_json::from_value(parameters.seasons.clone())?;
+            let period_start = match season_containing(&seasons, through) {
+                Some((_, start, _)) => start,
+                // Off season nothing accrues.
+                None if !seasons.is_empty() => continue,
+                None => month_start(through),
+            };
+            let reached = self
+                .current_run(&program.id, SettlementKind::Preliminary, period_start)
+                .await?
+                .and_then(|r| NaiveDate::from_str(&r.period_end).ok())
+                .is_some_and(|end| end >= through);
+            if !reached {
+                self.settle(&program, through, "MONTH_END", "system")
+                    .await?;
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+
+    /// Runs [`Self::settle_closed_months`] every `interval` (a replica that
+    /// loses the race to another writes nothing: run versions are unique).
+    pub fn spawn_month_end(&self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = this.settle_closed_months(Utc::now()).await {
+                    tracing::warn!(error = %e, "month-end settlement");
+                }
+            }
+        })
+    }
+
     /// Settles a program through `through` on demand (ADMIN).
     pub async fn settle_on_demand(
         &self,
