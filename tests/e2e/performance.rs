@@ -125,11 +125,28 @@ fn by_meter(p: &Value) -> std::collections::BTreeMap<String, Value> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_battery_event_is_measured_by_the_plugin_and_late_data_makes_a_new_version() {
+/// The ConnectedSolutions scenario shared by the performance and settlement
+/// tests: Acme's batteries "full", "half", "silent" and Volt's "volt-1"
+/// enrolled from June 1, 2026; Zeta has none. Wednesday July 15, 2026,
+/// 14:00–17:00 EDT (18:00–21:00Z), recorded after the fact: "full" discharges
+/// 1 kWh per 15 minutes (4 kW), "half" 0.5 kWh (2 kW), "silent" sends
+/// nothing; Volt's battery 1.25 kWh (5 kW).
+pub struct CsScenario {
+    pub s: TestServer,
+    pub cs: String,
+    pub acme_id: String,
+    pub acme: String,
+    pub volt: String,
+    pub zeta: String,
+    pub ids: Vec<String>,
+    pub volt_ids: Vec<String>,
+    pub event: String,
+}
+
+pub async fn cs_scenario() -> CsScenario {
     let s = server().await;
     let cs = program_id(&s, "MA_CONNECTED_SOLUTIONS").await;
-    let (_, acme) = s.partner("Acme").await;
+    let (acme_id, acme) = s.partner("Acme").await;
     let (_, volt) = s.partner("Volt").await;
     let (_, zeta) = s.partner("Zeta").await;
     let ids = meters(
@@ -147,28 +164,18 @@ async fn a_battery_event_is_measured_by_the_plugin_and_late_data_makes_a_new_ver
     };
     enroll(&s, &acme, &cs, enrollment(&ids)).await;
     enroll(&s, &volt, &cs, enrollment(&volt_ids)).await;
-
-    // Wednesday July 15, 2026, 14:00–17:00 EDT = 18:00–21:00Z. "full"
-    // discharges 1 kWh per 15 minutes (4 kW), "half" 0.5 kWh (2 kW), "silent"
-    // sends nothing; Volt's battery 1.25 kWh (5 kW).
-    upload(
-        &s,
-        &acme,
-        quarters(&ids[0], "2026-07-15T18:00:00Z", 12, |_| 1.0, "DEVICE"),
-    )
-    .await;
-    upload(
-        &s,
-        &acme,
-        quarters(&ids[1], "2026-07-15T18:00:00Z", 12, |_| 0.5, "DEVICE"),
-    )
-    .await;
-    upload(
-        &s,
-        &volt,
-        quarters(&volt_ids[0], "2026-07-15T18:00:00Z", 12, |_| 1.25, "DEVICE"),
-    )
-    .await;
+    for (key, meter, kwh) in [
+        (&acme, &ids[0], 1.0),
+        (&acme, &ids[1], 0.5),
+        (&volt, &volt_ids[0], 1.25),
+    ] {
+        upload(
+            &s,
+            key,
+            quarters(meter, "2026-07-15T18:00:00Z", 12, |_| kwh, "DEVICE"),
+        )
+        .await;
+    }
     let event = past_event(
         &s,
         &cs,
@@ -177,7 +184,30 @@ async fn a_battery_event_is_measured_by_the_plugin_and_late_data_makes_a_new_ver
         json!({}),
     )
     .await;
+    CsScenario {
+        s,
+        cs,
+        acme_id,
+        acme,
+        volt,
+        zeta,
+        ids,
+        volt_ids,
+        event,
+    }
+}
 
+#[tokio::test]
+async fn a_battery_event_is_measured_by_the_plugin_and_late_data_makes_a_new_version() {
+    let CsScenario {
+        s,
+        acme,
+        volt,
+        zeta,
+        ids,
+        event,
+        ..
+    } = cs_scenario().await;
     let p = performance(&s, &acme, &event, 1).await;
     assert_eq!(p["trigger"], "EVENT_COMPLETED");
     assert_eq!(p["plugin"]["version"], "1.1.0");

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gridhub_tests::{battery, TestServer};
+use gridhub_tests::TestServer;
 use serde_json::{json, Value};
 
 use crate::intervals::meters;
-use crate::performance::{enroll, past_event, performance, program_id, quarters, server, upload};
+use crate::performance::{cs_scenario, enroll, performance, program_id, CsScenario};
 
 const RUNS: &str = "query($p: ID!, $k: SettlementKind) { settlementRuns(programId: $p, kind: $k) { id kind version periodStart periodEnd season trigger total plugin { version } meters(first: 100) { edges { node { meter { externalId } committedKw amount fullPerformanceAmount missed deliveredKwh error lines { month code amount eventId } } } } } }";
 const REVENUE: &str = "query($g: [RevenueDimension!], $f: RevenueFilterInput) { revenue(groupBy: $g, filter: $f, first: 100) { totalCount edges { node { programCode month meterId externalId preliminary final amount platformFee partnerNet missed } } } }";
@@ -68,53 +68,17 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[tokio::test]
 async fn connected_solutions_pays_seasonal_performance_and_a_market_aggregate_splits_to_the_cent() {
-    let s = server().await;
-    let cs = program_id(&s, "MA_CONNECTED_SOLUTIONS").await;
-    let (acme_id, acme) = s.partner("Acme").await;
-    let (_, volt) = s.partner("Volt").await;
-    let (_, zeta) = s.partner("Zeta").await;
-    let ids = meters(
-        &s,
-        &acme,
-        vec![battery("full"), battery("half"), battery("silent")],
-    )
-    .await;
-    let volt_ids = meters(&s, &volt, vec![battery("volt-1")]).await;
-    let enrollment = |ids: &[String]| {
-        json!(ids
-            .iter()
-            .map(|m| json!({ "meterId": m, "startDate": "2026-06-01" }))
-            .collect::<Vec<_>>())
-    };
-    enroll(&s, &acme, &cs, enrollment(&ids)).await;
-    enroll(&s, &volt, &cs, enrollment(&volt_ids)).await;
-    // July 15, 14:00–17:00 EDT: 4 kW, 2 kW, nothing; Volt 5 kW.
-    upload(
-        &s,
-        &acme,
-        quarters(&ids[0], "2026-07-15T18:00:00Z", 12, |_| 1.0, "DEVICE"),
-    )
-    .await;
-    upload(
-        &s,
-        &acme,
-        quarters(&ids[1], "2026-07-15T18:00:00Z", 12, |_| 0.5, "DEVICE"),
-    )
-    .await;
-    upload(
-        &s,
-        &volt,
-        quarters(&volt_ids[0], "2026-07-15T18:00:00Z", 12, |_| 1.25, "DEVICE"),
-    )
-    .await;
-    let event = past_event(
-        &s,
-        &cs,
-        "2026-07-15T18:00:00Z",
-        "2026-07-15T21:00:00Z",
-        json!({}),
-    )
-    .await;
+    let CsScenario {
+        s,
+        cs,
+        acme_id,
+        acme,
+        volt,
+        zeta,
+        ids,
+        volt_ids,
+        event,
+    } = cs_scenario().await;
     performance(&s, &acme, &event, 1).await;
 
     // Summer: $225/kW × the mean kW over the season's events (one here).

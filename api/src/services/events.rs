@@ -431,17 +431,9 @@ impl EventService {
     /// Runs [`Self::advance_clock`] every `interval`.
     pub fn spawn_clock(&self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match this.advance_clock(Utc::now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(events = n, "events started or completed"),
-                    Err(err) => tracing::warn!(%err, "event clock failed"),
-                }
-            }
+        super::every(interval, "event clock", move || {
+            let this = this.clone();
+            async move { this.advance_clock(Utc::now()).await }
         })
     }
 

@@ -419,18 +419,9 @@ impl IntervalService {
                 }
             }
         }
-        let mut by_id = HashMap::new();
         let ids: Vec<String> = ids.into_iter().collect();
-        for chunk in ids.chunks(ID_CHUNK) {
-            // Every partner's meters, to tell a foreign meter from an unknown one.
-            for m in meter::Entity::find()
-                .filter(meter::Column::Id.is_in(chunk.iter().cloned()))
-                .all(self.db.conn())
-                .await?
-            {
-                by_id.insert(m.id.clone(), m);
-            }
-        }
+        // Every partner's meters, to tell a foreign meter from an unknown one.
+        let mut by_id = super::meters::any_by_ids(&self.db, &ids).await?;
         let mut by_external = HashMap::new();
         let externals: Vec<String> = externals.into_iter().collect();
         for chunk in externals.chunks(ID_CHUNK) {

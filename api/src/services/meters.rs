@@ -524,6 +524,23 @@ fn write_spec(row: &mut meter::ActiveModel, spec: &MeterSpec) {
 }
 
 /// The spec a stored meter corresponds to (inverse of [`write_spec`]).
+/// Meters by id whoever owns them, for background work (performance,
+/// settlement) that spans partners; in chunks that fit any database's
+/// parameter limit.
+pub async fn any_by_ids(db: &Db, ids: &[String]) -> ApiResult<HashMap<String, meter::Model>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        for m in meter::Entity::find()
+            .filter(meter::Column::Id.is_in(chunk.iter().cloned()))
+            .all(db.conn())
+            .await?
+        {
+            out.insert(m.id.clone(), m);
+        }
+    }
+    Ok(out)
+}
+
 pub fn to_spec(m: &meter::Model) -> ApiResult<MeterSpec> {
     let address = ServiceAddress {
         line1: m.address_line1.clone(),

@@ -24,6 +24,31 @@ use std::hash::Hash;
 
 use crate::db::Db;
 
+/// Runs `step` every `interval` in the background (a slow step delays the
+/// next tick instead of piling up); a failing step is logged as `what`.
+pub fn every<F, Fut>(
+    interval: std::time::Duration,
+    what: &'static str,
+    step: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::error::ApiResult<usize>> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match step().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(what, n, "background step did work"),
+                Err(err) => tracing::warn!(what, %err, "background step failed"),
+            }
+        }
+    })
+}
+
 /// Groups rows by a key, keeping their order (for batch loaders of nested lists).
 pub fn group_by<K: Hash + Eq, T>(rows: Vec<T>, key: impl Fn(&T) -> K) -> HashMap<K, Vec<T>> {
     let mut out: HashMap<K, Vec<T>> = HashMap::new();

@@ -287,17 +287,9 @@ impl PluginService {
     /// Re-reads the active set every `interval` (for multi-replica deployments).
     pub fn spawn_refresh(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match this.sync().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(changed = n, "picked up new active plugin versions"),
-                    Err(err) => tracing::warn!(%err, "plugin refresh failed"),
-                }
-            }
+        super::every(interval, "plugin refresh", move || {
+            let this = this.clone();
+            async move { this.sync().await }
         })
     }
 

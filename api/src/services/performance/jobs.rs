@@ -208,15 +208,9 @@ impl PerformanceService {
     /// Runs due jobs every `interval`.
     pub fn spawn_worker(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = this.run_due_jobs().await {
-                    tracing::warn!(error = %e, "performance worker");
-                }
-            }
+        crate::services::every(interval, "performance jobs", move || {
+            let this = this.clone();
+            async move { this.run_due_jobs().await }
         })
     }
 

@@ -217,17 +217,7 @@ impl PerformanceService {
             .all(self.db.conn())
             .await?;
         let meter_ids: Vec<String> = dispatches.iter().map(|d| d.meter_id.clone()).collect();
-        let mut meters: HashMap<String, meter::Model> = HashMap::new();
-        for chunk in meter_ids.chunks(500) {
-            meters.extend(
-                meter::Entity::find()
-                    .filter(meter::Column::Id.is_in(chunk.iter().cloned()))
-                    .all(self.db.conn())
-                    .await?
-                    .into_iter()
-                    .map(|m| (m.id.clone(), m)),
-            );
-        }
+        let meters = super::meters::any_by_ids(&self.db, &meter_ids).await?;
         // One day more than the lookback, for local days that start before
         // the UTC day and for adjustment windows on the event day.
         let start = event.start_at.timestamp();

@@ -218,15 +218,9 @@ impl SettlementService {
     /// loses the race to another writes nothing: run versions are unique).
     pub fn spawn_month_end(&self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(e) = this.settle_closed_months(Utc::now()).await {
-                    tracing::warn!(error = %e, "month-end settlement");
-                }
-            }
+        super::every(interval, "month-end settlement", move || {
+            let this = this.clone();
+            async move { this.settle_closed_months(Utc::now()).await }
         })
     }
 
@@ -472,17 +466,7 @@ impl SettlementService {
             .all(self.db.conn())
             .await?;
         let ids: Vec<String> = enrollments.iter().map(|e| e.meter_id.clone()).collect();
-        let mut meters: HashMap<String, meter::Model> = HashMap::new();
-        for chunk in ids.chunks(500) {
-            meters.extend(
-                meter::Entity::find()
-                    .filter(meter::Column::Id.is_in(chunk.iter().cloned()))
-                    .all(self.db.conn())
-                    .await?
-                    .into_iter()
-                    .map(|m| (m.id.clone(), m)),
-            );
-        }
+        let mut meters = super::meters::any_by_ids(&self.db, &ids).await?;
         Ok(enrollments
             .into_iter()
             .filter_map(|e| {
