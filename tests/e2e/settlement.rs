@@ -273,6 +273,47 @@ async fn connected_solutions_pays_seasonal_performance_and_a_market_aggregate_sp
         ),
         (Some("900.00"), Some("360.00"))
     );
+    // The quarter (Jul–Sep) holds the same seasonal amount, filed at its end.
+    assert_eq!(p["quarterAmount"], "900.00");
+    let foreign = s
+        .err(
+            Some(&acme),
+            "query($p: ID!) { projectedPayments(month: \"2026-07\", partnerId: $p) { meterId } }",
+            json!({ "p": "ptr_0190e4a0000070008000000000000000" }),
+        )
+        .await;
+    assert_eq!(foreign.code, "FORBIDDEN");
+
+    // The market's CSV: per meter, then an aggregate; a bad file is refused whole.
+    let csv_import = "mutation($p: ID!, $c: String!) { importMarketStatementCsv(programId: $p, periodStart: \"2026-06-01\", periodEnd: \"2026-09-30\", csv: $c) { basis settlement { version total } } }";
+    let per_meter = s
+        .ok(&s.admin_key, csv_import, json!({ "p": cs, "c": format!("meter_id,amount,code\n{},870.00,ISO_NE_FCM\n{},12.5,\n", ids[0], volt_ids[0]) }))
+        .await["importMarketStatementCsv"]
+        .clone();
+    assert_eq!(
+        per_meter,
+        json!({ "basis": "PER_METER", "settlement": { "version": 3, "total": "882.50" } })
+    );
+    let bad = s
+        .err(
+            Some(&s.admin_key),
+            csv_import,
+            json!({ "p": cs, "c": "meter_id,amount\nmtr_0190e4a0000070008000000000000000,1.00\n" }),
+        )
+        .await;
+    assert_eq!(bad.code, "VALIDATION");
+    let aggregate = s
+        .ok(
+            &s.admin_key,
+            csv_import,
+            json!({ "p": cs, "c": "aggregate_amount\n1000.00\n" }),
+        )
+        .await["importMarketStatementCsv"]
+        .clone();
+    assert_eq!(
+        aggregate,
+        json!({ "basis": "AGGREGATE", "settlement": { "version": 4, "total": "1000.00" } })
+    );
 }
 
 #[tokio::test]
