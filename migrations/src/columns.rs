@@ -28,3 +28,23 @@ pub fn id<T: IntoIden>(col: T) -> ColumnDef {
         .primary_key()
         .to_owned()
 }
+
+/// A required 64-bit integer.
+pub fn big<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col).big_integer().not_null().to_owned()
+}
+
+/// A required 32-bit integer.
+pub fn int<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col).integer().not_null().to_owned()
+}
+
+/// A required double.
+pub fn double<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col).double().not_null().to_owned()
+}
+
+/// An optional double.
+pub fn double_null<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col).double().null().to_owned()
+}

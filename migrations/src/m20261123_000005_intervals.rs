@@ -11,7 +11,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
-use crate::columns::{id, text, ts};
+use crate::columns::{big, id, text, ts};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -80,10 +80,6 @@ const READINGS_POSTGRES: &str = "CREATE TABLE interval_readings (
     kwh DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (meter_id, source, channel, start_ts)
 )";
-
-fn big<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -4,7 +4,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{id, text, text_null, ts};
+use crate::columns::{double, double_null, id, int, text, text_null, ts};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -68,18 +68,6 @@ enum PerformanceJobs {
     ClaimedAt,
     LastError,
     CreatedAt,
-}
-
-fn double<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).double().not_null().to_owned()
-}
-
-fn double_null<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).double().null().to_owned()
-}
-
-fn int<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).integer().not_null().to_owned()
 }
 
 #[async_trait::async_trait]

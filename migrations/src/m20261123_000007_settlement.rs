@@ -5,7 +5,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{id, text, text_null, ts};
+use crate::columns::{big, id, text, text_null, ts};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -88,10 +88,6 @@ enum PartnerRevenueTerms {
     CustomerSharePercent,
     UpdatedBy,
     UpdatedAt,
-}
-
-fn big<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().to_owned()
 }
 
 #[async_trait::async_trait]

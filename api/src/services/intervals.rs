@@ -106,7 +106,6 @@ pub struct UploadOutcome {
     /// The first [`MAX_REPORTED_ERRORS`] refused rows, in row order.
     pub errors: Vec<UploadRowError>,
     pub error_count: usize,
-    pub touched: Vec<TouchedRange>,
 }
 
 /// One value of an hourly roll-up.
@@ -236,7 +235,6 @@ impl IntervalService {
                     upload,
                     errors,
                     error_count,
-                    touched: Vec::new(),
                 });
             }
             let txn = self.db.begin_write().await?;
@@ -246,7 +244,6 @@ impl IntervalService {
                 upload,
                 errors,
                 error_count,
-                touched: Vec::new(),
             });
         }
         if error_count > 0 {
@@ -273,7 +270,6 @@ impl IntervalService {
                 upload,
                 errors,
                 error_count,
-                touched,
             });
         }
 
@@ -395,7 +391,6 @@ impl IntervalService {
             upload,
             errors,
             error_count,
-            touched,
         })
     }
 

@@ -213,13 +213,4 @@ impl PerformanceService {
             async move { this.run_due_jobs().await }
         })
     }
-
-    /// Jobs of an event, newest first (for the API and tests).
-    pub async fn jobs_of(&self, event_id: &str) -> ApiResult<Vec<performance_job::Model>> {
-        Ok(performance_job::Entity::find()
-            .filter(performance_job::Column::EventId.eq(event_id))
-            .order_by_desc(performance_job::Column::Id)
-            .all(self.db.conn())
-            .await?)
-    }
 }

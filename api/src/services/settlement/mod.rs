@@ -293,7 +293,7 @@ impl SettlementService {
             created_by: by.into(),
             created_at: Utc::now(),
         };
-        let run = self.store(run, settled).await?;
+        let run = self.store(run, settled, None).await?;
         tracing::info!(program = %program.code, period = %format!("{period_start}..{period_end}"), version = run.version, meters = run.meter_count, total_cents = run.total_cents, "preliminary settlement");
         Ok(run)
     }
@@ -593,13 +593,24 @@ impl SettlementService {
             .await?)
     }
 
-    /// Writes a run (next version, current) with its meters and lines.
+    /// Writes a run (next version, current) with its meters and lines, and
+    /// the market statement it comes from, in one transaction.
     async fn store(
         &self,
         mut run: settlement_run::Model,
         settled: Vec<Settled>,
+        statement: Option<&market_statement::Model>,
     ) -> ApiResult<settlement_run::Model> {
         let txn = self.db.begin_write().await?;
+        if let Some(statement) = statement {
+            use sea_orm::{ActiveModelTrait, IntoActiveModel};
+            statement
+                .clone()
+                .into_active_model()
+                .reset_all()
+                .insert(&*txn)
+                .await?;
+        }
         let latest: Option<i32> = settlement_run::Entity::find()
             .select_only()
             .column_as(settlement_run::Column::Version.max(), "v")
@@ -856,18 +867,7 @@ impl SettlementService {
             created_by: principal.key_id.clone(),
             created_at: Utc::now(),
         };
-        {
-            use sea_orm::{ActiveModelTrait, IntoActiveModel};
-            let txn = self.db.begin_write().await?;
-            statement
-                .clone()
-                .into_active_model()
-                .reset_all()
-                .insert(&*txn)
-                .await?;
-            txn.commit().await?;
-        }
-        let run = self.store(run, settled).await?;
+        let run = self.store(run, settled, Some(&statement)).await?;
         tracing::info!(program = %program.code, statement = %statement.id, basis = %basis, total_cents = run.total_cents, "market statement imported");
         Ok((statement, run))
     }
@@ -1272,8 +1272,8 @@ fn tz_of(program: &program::Model) -> chrono_tz::Tz {
     program.timezone.parse().unwrap_or(chrono_tz::UTC)
 }
 
-pub fn local_date(program: &program::Model, at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&tz_of(program)).date_naive()
+fn local_date(program: &program::Model, at: DateTime<Utc>) -> NaiveDate {
+    super::eligibility::local_date(&program.timezone, at)
 }
 
 /// The instant a local day starts.
