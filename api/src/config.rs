@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub performance: crate::services::performance::PerformanceConfig,
     /// How often a replica checks whether a closed month needs settling.
     pub month_end_check: Duration,
+    /// The address customers reach this server at, for Connect links
+    /// (`https://connect.example.com`); defaults to `http://{bind}`.
+    pub public_url: Option<String>,
+    pub connect: crate::services::connect::ConnectConfig,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -66,6 +70,17 @@ impl Default for ServerConfig {
             late_data_delay: Duration::from_secs(60),
             performance: Default::default(),
             month_end_check: Duration::from_secs(3600),
+            public_url: None,
+            connect: Default::default(),
         }
+    }
+}
+
+impl ServerConfig {
+    /// The base URL of Connect links.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
     }
 }

@@ -77,23 +77,8 @@ impl RunningServer {
     }
 }
 
-pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let services = prepare(&config).await?;
-    let background = vec![
-        services.plugins.spawn_refresh(config.plugin_refresh),
-        services.events.spawn_clock(config.event_clock),
-        services.webhooks.spawn_worker(),
-        services.notifications.spawn_relay(config.notification_poll),
-        services.performance.spawn_worker(config.performance_poll),
-        services.settlement.spawn_month_end(config.month_end_check),
-    ];
-    let state = AppState {
-        schema: graphql::build_schema(Some(services.clone())),
-        services: services.clone(),
-        metrics: Arc::new(http::Metrics::default()),
-        ws_init_timeout: config.ws_init_timeout,
-    };
-    let app = http::router(state, config.max_body_bytes);
+pub async fn start(mut config: ServerConfig) -> Result<RunningServer, StartError> {
+    // Bound first, so links can name the actual port (`--bind 127.0.0.1:0`).
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|source| StartError::Bind {
@@ -104,6 +89,25 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         addr: config.bind,
         source,
     })?;
+    config.bind = addr;
+    let services = prepare(&config).await?;
+    let background = vec![
+        services.plugins.spawn_refresh(config.plugin_refresh),
+        services.events.spawn_clock(config.event_clock),
+        services.webhooks.spawn_worker(),
+        services.notifications.spawn_relay(config.notification_poll),
+        services.performance.spawn_worker(config.performance_poll),
+        services.settlement.spawn_month_end(config.month_end_check),
+        services.connect.spawn_sweeper(config.connect.sweep_interval),
+        services.utility_sync.spawn_worker(),
+    ];
+    let state = AppState {
+        schema: graphql::build_schema(Some(services.clone())),
+        services: services.clone(),
+        metrics: Arc::new(http::Metrics::default()),
+        ws_init_timeout: config.ws_init_timeout,
+    };
+    let app = http::router(state, config.max_body_bytes);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -48,3 +48,16 @@ pub fn double<T: IntoIden>(col: T) -> ColumnDef {
 pub fn double_null<T: IntoIden>(col: T) -> ColumnDef {
     ColumnDef::new(col).double().null().to_owned()
 }
+
+/// An optional timestamp with time zone.
+pub fn ts_null<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
+}
+
+/// A required JSON document (`jsonb` on PostgreSQL).
+pub fn json<T: IntoIden>(col: T) -> ColumnDef {
+    ColumnDef::new(col).json_binary().not_null().to_owned()
+}

@@ -14,6 +14,7 @@ mod m20261123_000004_webhooks;
 mod m20261123_000005_intervals;
 mod m20261123_000006_performance;
 mod m20261123_000007_settlement;
+mod m20261123_000008_connect;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_intervals::Migration),
             Box::new(m20261123_000006_performance::Migration),
             Box::new(m20261123_000007_settlement::Migration),
+            Box::new(m20261123_000008_connect::Migration),
         ]
     }
 }

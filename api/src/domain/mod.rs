@@ -2,6 +2,7 @@
 //! GraphQL names), the geography catalog, meter and program specifications with
 //! their validation. Nothing here touches the database.
 
+pub mod connect;
 pub mod date;
 pub mod enrollment;
 pub mod event;

@@ -25,6 +25,8 @@ pub struct Model {
     pub utility_service_id: Option<String>,
     pub esi_id: Option<String>,
     pub authorization_status: String,
+    /// The customer's consent (Connect) this meter's utility data is shared under.
+    pub authorization_id: Option<String>,
     pub status: String,
     pub deactivated_at: Option<DateTimeUtc>,
     pub deactivation_reason: Option<String>,

@@ -2,6 +2,7 @@
 //! GraphQL types live in `graphql/` and map from these.
 
 pub mod api_key;
+pub mod connect_session;
 pub mod dispatch;
 pub mod enrollment;
 pub mod enrollment_history;
@@ -27,6 +28,8 @@ pub mod program_parameter_version;
 pub mod settlement_line;
 pub mod settlement_meter;
 pub mod settlement_run;
+pub mod utility_authorization;
+pub mod utility_sync;
 pub mod webhook_attempt;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

@@ -28,7 +28,7 @@ use crate::domain::program::Season;
 use crate::domain::Role;
 use crate::entity::{
     dispatch, enrollment, enrollment_idle_period as idle, event, event_change,
-    event_notification as notification, program,
+    program,
 };
 use crate::error::{ApiError, ApiResult, Validator};
 use crate::ids::new_id;
@@ -853,17 +853,15 @@ pub(crate) async fn record_change(
                 "id": d.id, "meterId": d.meter_id, "committedKw": d.committed_kw, "response": d.response,
             })).collect::<Vec<_>>(),
         });
-        let notice = notification::ActiveModel {
-            id: Set(new_id("ntf")),
-            partner_id: Set(partner_id.clone()),
-            event_id: Set(row.id.clone()),
-            kind: Set(kind.as_str().into()),
-            payload: Set(payload),
-            created_at: Set(now),
-        }
-        .insert(conn)
+        super::notifications::record(
+            conn,
+            partner_id,
+            Some(&row.id),
+            kind.as_str(),
+            payload,
+            now,
+        )
         .await?;
-        super::webhooks::enqueue(conn, &notice).await?;
     }
     Ok(())
 }

@@ -49,6 +49,9 @@ string_enum! {
     pub enum UploadFormat {
         Graphql => "GRAPHQL",
         Csv => "CSV",
+        /// Fetched from the utility for an authorized meter; not listed as
+        /// an upload (the sync state is on the meter's authorization).
+        UtilitySync => "UTILITY_SYNC",
     }
 }
 
@@ -237,9 +240,11 @@ impl IntervalService {
                     error_count,
                 });
             }
-            let txn = self.db.begin_write().await?;
-            insert_upload(&*txn, &upload).await?;
-            txn.commit().await?;
+            if format != UploadFormat::UtilitySync {
+                let txn = self.db.begin_write().await?;
+                insert_upload(&*txn, &upload).await?;
+                txn.commit().await?;
+            }
             return Ok(UploadOutcome {
                 upload,
                 errors,
@@ -372,7 +377,9 @@ impl IntervalService {
         upload.inserted = inserted as i64;
         upload.unchanged += (fresh_count - inserted) as i64;
         upload.corrected = changed.len() as i64;
-        insert_upload(&*txn, &upload).await?;
+        if format != UploadFormat::UtilitySync {
+            insert_upload(&*txn, &upload).await?;
+        }
         super::performance::jobs::enqueue_late_data(&*txn, &touched, self.late_data_delay).await?;
         txn.commit().await?;
         tracing::info!(

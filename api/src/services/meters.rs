@@ -476,7 +476,7 @@ async fn insert_chunked(
     Ok(())
 }
 
-fn new_row(spec: &MeterSpec, partner_id: &str, now: chrono::DateTime<Utc>) -> meter::ActiveModel {
+pub(crate) fn new_row(spec: &MeterSpec, partner_id: &str, now: chrono::DateTime<Utc>) -> meter::ActiveModel {
     let mut row = meter::ActiveModel {
         id: Set(ids::new_id(ids::METER)),
         partner_id: Set(partner_id.to_owned()),
@@ -493,7 +493,7 @@ fn new_row(spec: &MeterSpec, partner_id: &str, now: chrono::DateTime<Utc>) -> me
 }
 
 /// Sets every column that a [`MeterSpec`] describes.
-fn write_spec(row: &mut meter::ActiveModel, spec: &MeterSpec) {
+pub(crate) fn write_spec(row: &mut meter::ActiveModel, spec: &MeterSpec) {
     let address = spec.service_address.clone().unwrap_or_default();
     row.external_id = Set(spec.external_id.clone());
     row.kind = Set(spec.kind.as_str().to_owned());

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod bulk;
+pub mod connect;
 pub mod eligibility;
 pub mod enrollments;
 pub mod events;
@@ -17,6 +18,7 @@ pub mod plugins;
 pub mod programs;
 pub mod revenue;
 pub mod settlement;
+pub mod utility_sync;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -76,6 +78,8 @@ pub struct Services {
     pub performance: performance::PerformanceService,
     pub settlement: settlement::SettlementService,
     pub revenue: revenue::RevenueService,
+    pub connect: connect::ConnectService,
+    pub utility_sync: utility_sync::UtilitySyncService,
 }
 
 impl Services {
@@ -116,7 +120,30 @@ impl Services {
             plugins.clone(),
             intervals.clone(),
         );
+        let enrollments = enrollments::EnrollmentService::new(
+            db.clone(),
+            meters.clone(),
+            programs.clone(),
+            eligibility.clone(),
+        );
+        let sources = crate::utility::UtilitySources::simulated();
+        let connect = connect::ConnectService::new(
+            db.clone(),
+            sources.clone(),
+            enrollments.clone(),
+            notifications.clone(),
+            config.public_url(),
+        );
+        let utility_sync = utility_sync::UtilitySyncService::new(
+            db.clone(),
+            sources,
+            intervals.clone(),
+            connect.clone(),
+            config.connect.clone(),
+        );
         Self {
+            connect,
+            utility_sync,
             events: events::EventService::new(
                 db.clone(),
                 meters.clone(),
@@ -129,12 +156,7 @@ impl Services {
             performance,
             settlement,
             revenue: revenue::RevenueService::new(db.clone()),
-            enrollments: enrollments::EnrollmentService::new(
-                db.clone(),
-                meters.clone(),
-                programs.clone(),
-                eligibility.clone(),
-            ),
+            enrollments,
             eligibility,
             plugins,
             api_keys: api_keys::ApiKeyService::new(db.clone()),

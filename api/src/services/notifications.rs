@@ -73,17 +73,15 @@ impl NotificationService {
             }
         };
         let txn = self.db.begin_write().await?;
-        let row = notification::ActiveModel {
-            id: Set(new_id("ntf")),
-            partner_id: Set(partner),
-            event_id: Set(String::new()),
-            kind: Set("TEST".into()),
-            payload: Set(json!({ "kind": "TEST", "message": "a test notification from gridhub" })),
-            created_at: Set(Utc::now()),
-        }
-        .insert(&*txn)
+        let row = record(
+            &*txn,
+            &partner,
+            None,
+            "TEST",
+            json!({ "kind": "TEST", "message": "a test notification from gridhub" }),
+            Utc::now(),
+        )
         .await?;
-        super::webhooks::enqueue(&*txn, &row).await?;
         txn.commit().await?;
         self.wake();
         Ok(row)
@@ -134,4 +132,29 @@ impl NotificationService {
             }
         })
     }
+}
+
+/// Writes a notification for a partner and its webhook deliveries, in the
+/// caller's transaction (call [`NotificationService::wake`] after commit).
+/// `event_id` names the dispatch event a notice is about, if any.
+pub(crate) async fn record(
+    conn: &impl sea_orm::ConnectionTrait,
+    partner_id: &str,
+    event_id: Option<&str>,
+    kind: &str,
+    payload: serde_json::Value,
+    at: chrono::DateTime<Utc>,
+) -> ApiResult<notification::Model> {
+    let row = notification::ActiveModel {
+        id: Set(new_id("ntf")),
+        partner_id: Set(partner_id.to_owned()),
+        event_id: Set(event_id.unwrap_or_default().to_owned()),
+        kind: Set(kind.to_owned()),
+        payload: Set(payload),
+        created_at: Set(at),
+    }
+    .insert(conn)
+    .await?;
+    super::webhooks::enqueue(conn, &row).await?;
+    Ok(row)
 }

@@ -41,6 +41,17 @@ string_enum! {
         EventCompleted => "EVENT_COMPLETED",
         /// Performance (and the preliminary settlement) of an event is ready.
         EventMeasured => "EVENT_MEASURED",
+        /// A customer finished the Connect flow: the meters are authorized.
+        ConnectSessionCompleted => "CONNECT_SESSION_COMPLETED",
+        /// A customer cancelled the Connect flow or left it until it expired.
+        ConnectSessionAbandoned => "CONNECT_SESSION_ABANDONED",
+        /// A Connect link expired without being opened.
+        ConnectSessionExpired => "CONNECT_SESSION_EXPIRED",
+        /// A utility data authorization was revoked: data stops, enrollments
+        /// that need it are re-decided.
+        AuthorizationRevoked => "AUTHORIZATION_REVOKED",
+        /// A utility data authorization reached its expiry date.
+        AuthorizationExpired => "AUTHORIZATION_EXPIRED",
         /// Sent on request to check an integration.
         Test => "TEST",
     }
@@ -65,10 +76,12 @@ string_enum! {
 }
 
 impl WebhookEventType {
-    /// The webhook type of an event change kind (`CREATED` → `EVENT_CREATED`).
+    /// The webhook type of a notification kind (`CREATED` → `EVENT_CREATED`;
+    /// Connect and authorization kinds are their own type).
     pub fn of_change(kind: &str) -> Option<Self> {
         match kind {
             "TEST" => Some(Self::Test),
+            k if k.starts_with("CONNECT_") || k.starts_with("AUTHORIZATION_") => Self::parse(k),
             _ => Self::parse(&format!("EVENT_{kind}")),
         }
     }
