@@ -44,6 +44,8 @@ pub struct ServerConfig {
     /// The address customers reach this server at, for Connect links
     /// (`https://connect.example.com`); defaults to `http://{bind}`.
     pub public_url: Option<String>,
+    /// The server sits behind a proxy that sets `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
     pub connect: crate::services::connect::ConnectConfig,
 }
 
@@ -71,6 +73,7 @@ impl Default for ServerConfig {
             performance: Default::default(),
             month_end_check: Duration::from_secs(3600),
             public_url: None,
+            trust_forwarded_for: false,
             connect: Default::default(),
         }
     }

@@ -72,6 +72,34 @@ impl PluginArgs {
     }
 }
 
+/// The hosted Connect flow and utility data.
+#[derive(Args)]
+struct ConnectArgs {
+    /// The address customers reach this server at, used in Connect links
+    /// (default: `http://` + the bound address).
+    #[arg(long, env = "GRIDHUB_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Behind a proxy: record the client address of consents from `X-Forwarded-For`.
+    #[arg(long, env = "GRIDHUB_TRUST_X_FORWARDED_FOR")]
+    trust_x_forwarded_for: bool,
+    /// Days of utility history fetched when a meter is first authorized.
+    #[arg(long, env = "GRIDHUB_UTILITY_BACKFILL_DAYS", default_value_t = 395)]
+    utility_backfill_days: i64,
+    /// Minutes between fetches of new utility data per meter.
+    #[arg(long, env = "GRIDHUB_UTILITY_SYNC_MINUTES", default_value_t = 15)]
+    utility_sync_minutes: u64,
+}
+
+impl ConnectArgs {
+    fn apply(self, config: &mut ServerConfig) {
+        config.public_url = self.public_url;
+        config.trust_forwarded_for = self.trust_x_forwarded_for;
+        config.connect.backfill_days = self.utility_backfill_days.clamp(0, 730);
+        config.connect.sync_interval =
+            std::time::Duration::from_secs(self.utility_sync_minutes.max(1) * 60);
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run pending migrations, then serve the API.
@@ -87,6 +115,8 @@ enum Command {
         max_body_bytes: usize,
         #[command(flatten)]
         plugins: PluginArgs,
+        #[command(flatten)]
+        connect: ConnectArgs,
     },
     /// Run pending migrations and exit.
     Migrate {
@@ -166,6 +196,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             demo,
             max_body_bytes,
             plugins,
+            connect,
         } => {
             let mut config = ServerConfig {
                 database_url: db.database_url,
@@ -175,6 +206,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 ..ServerConfig::default()
             };
             plugins.apply(&mut config);
+            connect.apply(&mut config);
             let running = server::start(config).await?;
             if demo {
                 tracing::info!(

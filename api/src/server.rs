@@ -98,7 +98,9 @@ pub async fn start(mut config: ServerConfig) -> Result<RunningServer, StartError
         services.notifications.spawn_relay(config.notification_poll),
         services.performance.spawn_worker(config.performance_poll),
         services.settlement.spawn_month_end(config.month_end_check),
-        services.connect.spawn_sweeper(config.connect.sweep_interval),
+        services
+            .connect
+            .spawn_sweeper(config.connect.sweep_interval),
         services.utility_sync.spawn_worker(),
     ];
     let state = AppState {
@@ -106,15 +108,20 @@ pub async fn start(mut config: ServerConfig) -> Result<RunningServer, StartError
         services: services.clone(),
         metrics: Arc::new(http::Metrics::default()),
         ws_init_timeout: config.ws_init_timeout,
+        public_https: config.public_url().starts_with("https://"),
+        trust_forwarded: config.trust_forwarded_for,
     };
     let app = http::router(state, config.max_body_bytes);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     tracing::info!(%addr, "gridhub listening; GraphQL at /graphql");
     Ok(RunningServer {

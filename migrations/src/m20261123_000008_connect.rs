@@ -110,7 +110,11 @@ impl MigrationTrait for Migration {
                     .col(text(ConnectSessions::Status))
                     .col(text(ConnectSessions::Step))
                     .col(text_null(ConnectSessions::Utility))
-                    .col(ColumnDef::new(ConnectSessions::Account).json_binary().null())
+                    .col(
+                        ColumnDef::new(ConnectSessions::Account)
+                            .json_binary()
+                            .null(),
+                    )
                     .col(int(ConnectSessions::LookupFailures))
                     .col(text_null(ConnectSessions::AbandonReason))
                     .col(text_null(ConnectSessions::AuthorizationId))
@@ -201,7 +205,11 @@ impl MigrationTrait for Migration {
                     .col(text(UtilitySync::Utility))
                     .col(text(UtilitySync::AccountNumber))
                     .col(text(UtilitySync::ServiceId))
-                    .col(ColumnDef::new(UtilitySync::SyncedThrough).big_integer().null())
+                    .col(
+                        ColumnDef::new(UtilitySync::SyncedThrough)
+                            .big_integer()
+                            .null(),
+                    )
                     .col(ts(UtilitySync::NextSyncAt))
                     .col(ts_null(UtilitySync::LeaseUntil))
                     .col(int(UtilitySync::Attempts))

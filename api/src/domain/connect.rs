@@ -139,10 +139,9 @@ impl ConnectSessionRequest {
             ("input.returnState", &self.return_state),
             ("input.customerReference", &self.customer_reference),
         ] {
-            if text
-                .as_ref()
-                .is_some_and(|t| t.is_empty() || t.len() > MAX_TEXT || t.chars().any(char::is_control))
-            {
+            if text.as_ref().is_some_and(|t| {
+                t.is_empty() || t.len() > MAX_TEXT || t.chars().any(char::is_control)
+            }) {
                 v.field(
                     field,
                     format!("must be 1 to {MAX_TEXT} printable characters"),
@@ -166,7 +165,10 @@ impl ConnectSessionRequest {
             }
             list.dedup();
             if list.is_empty() {
-                v.field("input.utilities", "give at least one utility, or leave it out");
+                v.field(
+                    "input.utilities",
+                    "give at least one utility, or leave it out",
+                );
             }
         }
         if let Some(scopes) = &mut self.scopes {
@@ -272,6 +274,9 @@ mod tests {
         ] {
             assert!(err.contains(field), "{field} missing from {err}");
         }
-        assert_eq!(r.utilities.as_deref(), Some(&["PGE".to_owned(), "NOPE".to_owned()][..]));
+        assert_eq!(
+            r.utilities.as_deref(),
+            Some(&["PGE".to_owned(), "NOPE".to_owned()][..])
+        );
     }
 }

@@ -4,11 +4,12 @@
 use async_graphql::Context;
 
 use super::loaders::{
-    ApiKeysByPartnerLoader, BatchLoader, CurrentPerformanceLoader, EnrollmentHistoryLoader,
-    EnrollmentsByMeterLoader, EventChangesLoader, EventResponsesLoader, IdlePeriodLoader,
-    IntervalSeriesLoader, MeterLoader, PartnerLoader, PerformanceSummaryLoader,
-    PluginVersionsLoader, ProgramLoader, ProgramVersionsLoader, SettlementLinesLoader,
-    SettlementTotalsLoader, WebhookAttemptsLoader,
+    ApiKeysByPartnerLoader, AuthorizationLoader, AuthorizationMetersLoader, BatchLoader,
+    CurrentPerformanceLoader, EnrollmentHistoryLoader, EnrollmentsByMeterLoader,
+    EventChangesLoader, EventResponsesLoader, IdlePeriodLoader, IntervalSeriesLoader, MeterLoader,
+    PartnerLoader, PerformanceSummaryLoader, PluginVersionsLoader, ProgramLoader,
+    ProgramVersionsLoader, SettlementLinesLoader, SettlementTotalsLoader, UtilitySyncLoader,
+    WebhookAttemptsLoader,
 };
 use crate::auth::{Principal, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -42,6 +43,9 @@ pub struct Loaders {
     pub performance_summaries: BatchLoader<PerformanceSummaryLoader>,
     pub settlement_lines: BatchLoader<SettlementLinesLoader>,
     pub settlement_totals: BatchLoader<SettlementTotalsLoader>,
+    pub authorizations: BatchLoader<AuthorizationLoader>,
+    pub authorization_meters: BatchLoader<AuthorizationMetersLoader>,
+    pub utility_sync: BatchLoader<UtilitySyncLoader>,
 }
 
 impl Loaders {
@@ -67,6 +71,9 @@ impl Loaders {
                 tenant.clone(),
             )),
             webhook_attempts: BatchLoader::new(WebhookAttemptsLoader(services.clone())),
+            authorizations: BatchLoader::new(AuthorizationLoader(services.clone())),
+            authorization_meters: BatchLoader::new(AuthorizationMetersLoader(services.clone())),
+            utility_sync: BatchLoader::new(UtilitySyncLoader(services.clone())),
             interval_series: BatchLoader::new(IntervalSeriesLoader(services.clone())),
             current_performance: BatchLoader::new(CurrentPerformanceLoader(services.clone())),
             settlement_lines: BatchLoader::new(SettlementLinesLoader(services.clone())),

@@ -300,3 +300,33 @@ impl BatchLoad for WebhookAttemptsLoader {
         self.0.webhooks.attempts_of(keys).await
     }
 }
+
+pub struct AuthorizationLoader(pub Services);
+
+impl BatchLoad for AuthorizationLoader {
+    type Value = crate::entity::utility_authorization::Model;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.connect.authorizations_by_ids(keys).await
+    }
+}
+
+pub struct AuthorizationMetersLoader(pub Services);
+
+impl BatchLoad for AuthorizationMetersLoader {
+    type Value = Vec<crate::entity::meter::Model>;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.connect.meters_of(keys).await
+    }
+}
+
+pub struct UtilitySyncLoader(pub Services);
+
+impl BatchLoad for UtilitySyncLoader {
+    type Value = crate::entity::utility_sync::Model;
+
+    async fn load(&self, keys: &[String]) -> ApiResult<HashMap<String, Self::Value>> {
+        self.0.connect.sync_of(keys).await
+    }
+}

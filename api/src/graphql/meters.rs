@@ -152,6 +152,34 @@ impl Meter {
             .map(super::enrollments::Enrollment)
             .collect())
     }
+    /// The customer's utility data authorization (Connect) the meter is
+    /// shared under, current or last.
+    async fn authorization(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<super::connect::UtilityAuthorization>> {
+        let Some(id) = &self.0.authorization_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()?
+            .authorizations
+            .load_one(id.clone())
+            .await?
+            .map(super::connect::UtilityAuthorization))
+    }
+    /// Fetching the meter's utility data, while it is authorized.
+    async fn utility_data_sync(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<super::connect::UtilityDataSync>> {
+        Ok(ctx
+            .loaders()?
+            .utility_sync
+            .load_one(self.0.id.clone())
+            .await?
+            .map(super::connect::UtilityDataSync))
+    }
     /// The interval data stored for the meter, one entry per source and channel.
     async fn interval_series(
         &self,

@@ -3,6 +3,7 @@
 //! changing the API.
 
 pub mod catalog;
+pub mod connect;
 pub mod context;
 pub mod eligibility;
 pub mod enrollments;
@@ -38,6 +39,7 @@ pub struct QueryRoot(
     meters::MeterQuery,
     programs::ProgramQuery,
     catalog::CatalogQuery,
+    connect::ConnectQuery,
     eligibility::EligibilityQuery,
     enrollments::EnrollmentQuery,
     events::EventQuery,
@@ -52,6 +54,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     partners::PartnerMutation,
     meters::MeterMutation,
+    connect::ConnectMutation,
     programs::ProgramMutation,
     plugins::PluginMutation,
     enrollments::EnrollmentMutation,

@@ -129,9 +129,11 @@ impl SubscriptionRoot {
                         Tenant::Partner(p) => *p == n.partner_id,
                         Tenant::All => true,
                     };
-                    let program_ok = program.as_ref().is_none_or(|p| {
-                        n.kind == "TEST" || n.payload["event"]["programId"].as_str() == Some(p)
-                    });
+                    let about_events = n.kind == "TEST" || !n.event_id.is_empty();
+                    let program_ok = about_events
+                        && program.as_ref().is_none_or(|p| {
+                            n.kind == "TEST" || n.payload["event"]["programId"].as_str() == Some(p)
+                        });
                     (mine && program_ok).then(|| DispatchEventNotice(n))
                 }
                 Err(err) => {
@@ -141,5 +143,95 @@ impl SubscriptionRoot {
             };
             futures::future::ready(keep)
         }))
+    }
+
+    /// The partner's Connect outcomes as they are committed: sessions
+    /// COMPLETED, ABANDONED or EXPIRED, and authorizations REVOKED or EXPIRED.
+    /// An admin key receives every partner's.
+    async fn connect_session_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = ConnectNotice>> {
+        let principal = ctx.principal()?;
+        principal.require(&[crate::domain::Role::Partner, crate::domain::Role::Admin])?;
+        let tenant = principal.tenant(None)?;
+        let receiver = ctx.services()?.notifications.subscribe();
+        Ok(BroadcastStream::new(receiver).filter_map(move |item| {
+            let keep = match item {
+                Ok(n) => {
+                    let mine = match &tenant {
+                        Tenant::Partner(p) => *p == n.partner_id,
+                        Tenant::All => true,
+                    };
+                    let connect =
+                        n.kind.starts_with("CONNECT_") || n.kind.starts_with("AUTHORIZATION_");
+                    (mine && connect).then(|| ConnectNotice(n))
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "a subscriber fell behind and missed notifications");
+                    None
+                }
+            };
+            futures::future::ready(keep)
+        }))
+    }
+}
+
+/// A Connect session's outcome or an authorization's end.
+pub struct ConnectNotice(pub Arc<notification::Model>);
+
+impl ConnectNotice {
+    fn text(&self, object: &str, key: &str) -> Option<String> {
+        self.0.payload[object][key].as_str().map(str::to_owned)
+    }
+}
+
+#[Object]
+impl ConnectNotice {
+    /// The notification id (its webhook delivery has its own id).
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// `CONNECT_SESSION_COMPLETED`, `CONNECT_SESSION_ABANDONED`,
+    /// `CONNECT_SESSION_EXPIRED`, `AUTHORIZATION_REVOKED` or `AUTHORIZATION_EXPIRED`.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn session_id(&self) -> Option<ID> {
+        self.text("session", "id").map(ID)
+    }
+    /// The session's status after this change.
+    async fn session_status(&self) -> Option<String> {
+        self.text("session", "status")
+    }
+    /// The step an abandoned session was left at.
+    async fn step(&self) -> Option<String> {
+        self.text("session", "step")
+    }
+    async fn abandon_reason(&self) -> Option<String> {
+        self.text("session", "abandonReason")
+    }
+    async fn customer_reference(&self) -> Option<String> {
+        self.text("session", "customerReference")
+    }
+    async fn authorization_id(&self) -> Option<ID> {
+        self.text("authorization", "id").map(ID)
+    }
+    async fn authorization_status(&self) -> Option<String> {
+        self.text("authorization", "status")
+    }
+    /// Meters authorized (completed) or no longer authorized (ended).
+    async fn meter_ids(&self) -> Vec<ID> {
+        self.0.payload["meterIds"]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|i| i.as_str().map(|s| ID(s.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP routes: GraphQL over HTTP, the explorer, health, metrics.
 
+mod connect;
 mod graphql_http;
 mod health;
 pub mod ws;
@@ -22,6 +23,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// How long a WebSocket client has to send `connection_init`.
     pub ws_init_timeout: std::time::Duration,
+    /// Customers reach the server over https (Connect cookies are `Secure`).
+    pub public_https: bool,
+    /// Take the client address of consent records from `X-Forwarded-For`.
+    pub trust_forwarded: bool,
 }
 
 /// Counters exported on `/metrics` in the Prometheus text format.
@@ -40,6 +45,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/health", get(health::ready))
         .route("/health/live", get(health::live))
         .route("/metrics", get(health::metrics))
+        .merge(connect::routes())
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

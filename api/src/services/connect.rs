@@ -41,7 +41,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::new_id;
 use crate::services::idempotency::{self, IdempotencyKey, Start};
 use crate::services::pagination::{keyset, Page, PageRequest};
-use crate::utility::{AccountQuery, AuthorizedAccount, LookupError, UtilityAccount, UtilitySources};
+use crate::utility::{
+    AccountQuery, AuthorizedAccount, LookupError, UtilityAccount, UtilitySources,
+};
 
 /// Connect and utility data settings.
 #[derive(Debug, Clone)]
@@ -166,7 +168,11 @@ pub fn csrf_token(browser_secret: &str) -> String {
 
 /// Equality that takes the same time wherever the strings differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 impl ConnectService {
@@ -350,8 +356,7 @@ impl ConnectService {
             query = query.filter(authorization::Column::PartnerId.eq(p));
         }
         if let Some(s) = &filter.statuses {
-            query =
-                query.filter(authorization::Column::Status.is_in(s.iter().map(|x| x.as_str())));
+            query = query.filter(authorization::Column::Status.is_in(s.iter().map(|x| x.as_str())));
         }
         if let Some(u) = &filter.utilities {
             query = query.filter(authorization::Column::Utility.is_in(u.iter().cloned()));
@@ -383,11 +388,16 @@ impl ConnectService {
             .order_by_asc(meter::Column::Id)
             .all(self.db.conn())
             .await?;
-        Ok(super::group_by(rows, |m| m.authorization_id.clone().unwrap_or_default()))
+        Ok(super::group_by(rows, |m| {
+            m.authorization_id.clone().unwrap_or_default()
+        }))
     }
 
     /// Utility data sync state of meters (for batch loaders).
-    pub async fn sync_of(&self, meter_ids: &[String]) -> ApiResult<HashMap<String, utility_sync::Model>> {
+    pub async fn sync_of(
+        &self,
+        meter_ids: &[String],
+    ) -> ApiResult<HashMap<String, utility_sync::Model>> {
         Ok(utility_sync::Entity::find()
             .filter(utility_sync::Column::MeterId.is_in(meter_ids.iter().cloned()))
             .all(self.db.conn())
@@ -410,16 +420,19 @@ impl ConnectService {
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "revoked at the partner's request".into());
         if reason.len() > 500 {
-            return Err(ApiError::validation("reason", "must be at most 500 characters"));
+            return Err(ApiError::validation(
+                "reason",
+                "must be at most 500 characters",
+            ));
         }
-        self.end(&row.id, AuthorizationState::Revoked, &principal.key_id, &reason)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Conflict(format!(
-                    "authorization {id} is already {}",
-                    row.status
-                ))
-            })
+        self.end(
+            &row.id,
+            AuthorizationState::Revoked,
+            &principal.key_id,
+            &reason,
+        )
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("authorization {id} is already {}", row.status)))
     }
 
     /// Ends an AUTHORIZED authorization: its meters lose the authorization,
@@ -488,10 +501,11 @@ impl ConnectService {
 
     /// The first visit of a link: binds the session to this browser. Returns
     /// the session and, when the browser is new to it, the cookie secret to set.
+    /// `cookie_of` gives the browser's cookie for a session id, if it has one.
     pub async fn open(
         &self,
         token: &str,
-        cookie: Option<&str>,
+        cookie_of: impl Fn(&str) -> Option<String>,
     ) -> FlowResult<(session::Model, Option<String>)> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 100 {
             return Err(FlowError::UnknownLink);
@@ -503,8 +517,13 @@ impl ConnectService {
             .ok_or(FlowError::UnknownLink)?;
         let row = self.check_live(row).await?;
         if row.status == ConnectSessionStatus::Opened.as_str() {
-            return match cookie {
-                Some(c) if row.browser_hash.as_deref().is_some_and(|h| same_secret(h, &sha256(c))) => {
+            return match cookie_of(&row.id) {
+                Some(c)
+                    if row
+                        .browser_hash
+                        .as_deref()
+                        .is_some_and(|h| same_secret(h, &sha256(&c))) =>
+                {
                     Ok((row, None))
                 }
                 _ => Err(FlowError::LinkUsed),
@@ -520,7 +539,10 @@ impl ConnectService {
         );
         let now = Utc::now();
         let done = session::Entity::update_many()
-            .col_expr(session::Column::Status, Expr::value(ConnectSessionStatus::Opened.as_str()))
+            .col_expr(
+                session::Column::Status,
+                Expr::value(ConnectSessionStatus::Opened.as_str()),
+            )
             .col_expr(session::Column::BrowserHash, Expr::value(sha256(&secret)))
             .col_expr(session::Column::OpenedAt, Expr::value(now))
             .col_expr(session::Column::UpdatedAt, Expr::value(now))
@@ -566,7 +588,11 @@ impl ConnectService {
     }
 
     /// Step 1: the utility.
-    pub async fn choose_utility(&self, row: session::Model, utility: &str) -> FlowResult<Submitted> {
+    pub async fn choose_utility(
+        &self,
+        row: session::Model,
+        utility: &str,
+    ) -> FlowResult<Submitted> {
         let offered = self.offered(&row)?;
         if !offered.iter().any(|u| u.code == utility) {
             let mut errors = FormErrors::default();
@@ -591,7 +617,9 @@ impl ConnectService {
         postal_code: &str,
     ) -> FlowResult<Submitted> {
         let mut errors = FormErrors::default();
-        errors.values.insert("accountNumber", account_number.to_owned());
+        errors
+            .values
+            .insert("accountNumber", account_number.to_owned());
         errors.values.insert("postalCode", postal_code.to_owned());
         let Some(utility) = row.utility.clone() else {
             errors.add("utility", "Choose your utility first.");
@@ -608,9 +636,15 @@ impl ConnectService {
         let zip_ok = (zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit()))
             || (zip.len() == 10
                 && zip.as_bytes()[5] == b'-'
-                && zip.bytes().enumerate().all(|(i, b)| i == 5 || b.is_ascii_digit()));
+                && zip
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 5 || b.is_ascii_digit()));
         if !zip_ok {
-            errors.add("postalCode", "Enter the 5-digit ZIP code of the service address.");
+            errors.add(
+                "postalCode",
+                "Enter the 5-digit ZIP code of the service address.",
+            );
         }
         if !errors.errors.is_empty() {
             return Ok(Submitted::Invalid(Box::new(row), errors));
@@ -637,15 +671,16 @@ impl ConnectService {
             }
             Err(LookupError::Unavailable(detail)) => {
                 tracing::warn!(session = %row.id, %detail, "utility lookup unavailable");
-                errors.add("accountNumber", LookupError::Unavailable(detail).to_string());
+                errors.add(
+                    "accountNumber",
+                    LookupError::Unavailable(detail).to_string(),
+                );
                 Ok(Submitted::Invalid(Box::new(row), errors))
             }
             Err(err) => {
                 let failures = row.lookup_failures + 1;
                 if failures >= MAX_LOOKUP_FAILURES {
-                    let url = self
-                        .abandon(row, AbandonReason::TooManyAttempts)
-                        .await?;
+                    let url = self.abandon(row, AbandonReason::TooManyAttempts).await?;
                     return Ok(Submitted::Finished(url));
                 }
                 let row = self
@@ -662,7 +697,11 @@ impl ConnectService {
     }
 
     /// Goes back to an earlier step.
-    pub async fn back_to(&self, row: session::Model, step: ConnectStep) -> FlowResult<session::Model> {
+    pub async fn back_to(
+        &self,
+        row: session::Model,
+        step: ConnectStep,
+    ) -> FlowResult<session::Model> {
         let now = ConnectStep::from_db(&row.step)?;
         if step >= now || (step == ConnectStep::Utility && self.offered(&row)?.len() == 1) {
             return Ok(row);
@@ -686,7 +725,10 @@ impl ConnectService {
             errors.add("email", "Enter an email address like name@example.com.");
         }
         if !form.agreed {
-            errors.add("agree", "Tick the box to give your consent, or choose Cancel.");
+            errors.add(
+                "agree",
+                "Tick the box to give your consent, or choose Cancel.",
+            );
         }
         let Some(account) = self.account_of(&row)? else {
             return Ok(Submitted::Next(Box::new(row)));
@@ -703,8 +745,14 @@ impl ConnectService {
         let txn = self.db.begin_write().await?;
         // Only one request completes the session.
         let done = session::Entity::update_many()
-            .col_expr(session::Column::Status, Expr::value(ConnectSessionStatus::Completed.as_str()))
-            .col_expr(session::Column::AuthorizationId, Expr::value(auth_id.clone()))
+            .col_expr(
+                session::Column::Status,
+                Expr::value(ConnectSessionStatus::Completed.as_str()),
+            )
+            .col_expr(
+                session::Column::AuthorizationId,
+                Expr::value(auth_id.clone()),
+            )
             .col_expr(session::Column::FinishedAt, Expr::value(now))
             .col_expr(session::Column::UpdatedAt, Expr::value(now))
             .filter(session::Column::Id.eq(row.id.clone()))
@@ -752,10 +800,16 @@ impl ConnectService {
             .collect();
         if !earlier.is_empty() {
             authorization::Entity::update_many()
-                .col_expr(authorization::Column::Status, Expr::value(AuthorizationState::Superseded.as_str()))
+                .col_expr(
+                    authorization::Column::Status,
+                    Expr::value(AuthorizationState::Superseded.as_str()),
+                )
                 .col_expr(authorization::Column::EndedAt, Expr::value(now))
                 .col_expr(authorization::Column::EndedBy, Expr::value("customer"))
-                .col_expr(authorization::Column::EndReason, Expr::value(format!("superseded by {auth_id}")))
+                .col_expr(
+                    authorization::Column::EndReason,
+                    Expr::value(format!("superseded by {auth_id}")),
+                )
                 .col_expr(authorization::Column::UpdatedAt, Expr::value(now))
                 .filter(authorization::Column::Id.is_in(earlier.clone()))
                 .exec(&*txn)
@@ -811,7 +865,10 @@ impl ConnectService {
     /// Ends a session whose time is up: ABANDONED if opened, EXPIRED if not.
     async fn expire_session(&self, row: session::Model) -> ApiResult<session::Model> {
         let (status, reason) = if row.status == ConnectSessionStatus::Opened.as_str() {
-            (ConnectSessionStatus::Abandoned, Some(AbandonReason::TimedOut))
+            (
+                ConnectSessionStatus::Abandoned,
+                Some(AbandonReason::TimedOut),
+            )
         } else {
             (ConnectSessionStatus::Expired, None)
         };
@@ -833,7 +890,10 @@ impl ConnectService {
         let txn = self.db.begin_write().await?;
         let done = session::Entity::update_many()
             .col_expr(session::Column::Status, Expr::value(status.as_str()))
-            .col_expr(session::Column::AbandonReason, Expr::value(reason.map(|r| r.as_str())))
+            .col_expr(
+                session::Column::AbandonReason,
+                Expr::value(reason.map(|r| r.as_str())),
+            )
             .col_expr(session::Column::FinishedAt, Expr::value(now))
             .col_expr(session::Column::UpdatedAt, Expr::value(now))
             .filter(session::Column::Id.eq(row.id.clone()))
@@ -891,7 +951,12 @@ impl ConnectService {
             .collect();
         for id in due {
             if self
-                .end(&id, AuthorizationState::Expired, "system", "the authorization reached its expiry date")
+                .end(
+                    &id,
+                    AuthorizationState::Expired,
+                    "system",
+                    "the authorization reached its expiry date",
+                )
                 .await?
                 .is_some()
             {
@@ -1082,9 +1147,15 @@ async fn attach_meters(
         let meter_id = match existing.get(&point.service_id) {
             Some(m) => {
                 meter::Entity::update_many()
-                    .col_expr(meter::Column::AuthorizationStatus, Expr::value(AuthorizationStatus::Authorized.as_str()))
+                    .col_expr(
+                        meter::Column::AuthorizationStatus,
+                        Expr::value(AuthorizationStatus::Authorized.as_str()),
+                    )
                     .col_expr(meter::Column::AuthorizationId, Expr::value(auth.id.clone()))
-                    .col_expr(meter::Column::UtilityAccountNumber, Expr::value(account.account_number.clone()))
+                    .col_expr(
+                        meter::Column::UtilityAccountNumber,
+                        Expr::value(account.account_number.clone()),
+                    )
                     .col_expr(meter::Column::UpdatedAt, Expr::value(now))
                     .filter(meter::Column::Id.eq(m.id.clone()))
                     .exec(conn)
@@ -1097,7 +1168,13 @@ async fn attach_meters(
                     .or_else(|| utility.regions.first().copied())
                     .ok_or_else(|| ApiError::internal("utility without region"))?;
                 let mut spec = MeterSpec {
-                    external_id: external_id(conn, &row.partner_id, &account.utility, &point.service_id).await?,
+                    external_id: external_id(
+                        conn,
+                        &row.partner_id,
+                        &account.utility,
+                        &point.service_id,
+                    )
+                    .await?,
                     kind: MeterKind::UtilityMeter,
                     device_type: None,
                     region,
@@ -1202,7 +1279,10 @@ async fn detach_meters(
         return Ok(ids);
     }
     meter::Entity::update_many()
-        .col_expr(meter::Column::AuthorizationStatus, Expr::value(status.as_str()))
+        .col_expr(
+            meter::Column::AuthorizationStatus,
+            Expr::value(status.as_str()),
+        )
         .col_expr(meter::Column::UpdatedAt, Expr::value(now))
         .filter(meter::Column::Id.is_in(ids.clone()))
         .exec(conn)

@@ -27,8 +27,7 @@ use crate::domain::event::{
 use crate::domain::program::Season;
 use crate::domain::Role;
 use crate::entity::{
-    dispatch, enrollment, enrollment_idle_period as idle, event, event_change,
-    program,
+    dispatch, enrollment, enrollment_idle_period as idle, event, event_change, program,
 };
 use crate::error::{ApiError, ApiResult, Validator};
 use crate::ids::new_id;
@@ -853,15 +852,8 @@ pub(crate) async fn record_change(
                 "id": d.id, "meterId": d.meter_id, "committedKw": d.committed_kw, "response": d.response,
             })).collect::<Vec<_>>(),
         });
-        super::notifications::record(
-            conn,
-            partner_id,
-            Some(&row.id),
-            kind.as_str(),
-            payload,
-            now,
-        )
-        .await?;
+        super::notifications::record(conn, partner_id, Some(&row.id), kind.as_str(), payload, now)
+            .await?;
     }
     Ok(())
 }

@@ -476,7 +476,11 @@ async fn insert_chunked(
     Ok(())
 }
 
-pub(crate) fn new_row(spec: &MeterSpec, partner_id: &str, now: chrono::DateTime<Utc>) -> meter::ActiveModel {
+pub(crate) fn new_row(
+    spec: &MeterSpec,
+    partner_id: &str,
+    now: chrono::DateTime<Utc>,
+) -> meter::ActiveModel {
     let mut row = meter::ActiveModel {
         id: Set(ids::new_id(ids::METER)),
         partner_id: Set(partner_id.to_owned()),

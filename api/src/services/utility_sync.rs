@@ -94,7 +94,12 @@ impl UtilitySyncService {
                 Err(SyncError::Ended(reason)) => {
                     tracing::info!(meter = %row.meter_id, %reason, "utility ended the authorization");
                     self.connect
-                        .end(&row.authorization_id, AuthorizationState::Revoked, "utility", &reason)
+                        .end(
+                            &row.authorization_id,
+                            AuthorizationState::Revoked,
+                            "utility",
+                            &reason,
+                        )
                         .await?;
                 }
                 Err(SyncError::Failed(err)) => {
@@ -134,7 +139,10 @@ impl UtilitySyncService {
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
         let mut update = sync::Entity::update_many()
-            .col_expr(sync::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                sync::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .filter(sync::Column::MeterId.eq(row.meter_id.clone()))
             .filter(sync::Column::AuthorizationId.eq(row.authorization_id.clone()));
         update = match (through, error) {
@@ -145,7 +153,9 @@ impl UtilitySyncService {
                 .col_expr(sync::Column::LastSyncedAt, Expr::value(now))
                 .col_expr(
                     sync::Column::NextSyncAt,
-                    Expr::value(now + Duration::from_std(self.config.sync_interval).unwrap_or_default()),
+                    Expr::value(
+                        now + Duration::from_std(self.config.sync_interval).unwrap_or_default(),
+                    ),
                 ),
             (None, error) => {
                 let attempts = row.attempts + 1;

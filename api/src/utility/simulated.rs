@@ -335,24 +335,43 @@ mod tests {
             expires_at: Utc::now() + chrono::Duration::days(1),
         };
         // A July week, New York time.
-        let from = Utc.with_ymd_and_hms(2026, 7, 13, 4, 0, 0).unwrap().timestamp();
+        let from = Utc
+            .with_ymd_and_hms(2026, 7, 13, 4, 0, 0)
+            .unwrap()
+            .timestamp();
         let to = from + 7 * 86_400;
-        let a = SimulatedUtility.readings(&auth, "5550001231-1", from, to).await.unwrap();
-        let b = SimulatedUtility.readings(&auth, "5550001231-1", from, to).await.unwrap();
+        let a = SimulatedUtility
+            .readings(&auth, "5550001231-1", from, to)
+            .await
+            .unwrap();
+        let b = SimulatedUtility
+            .readings(&auth, "5550001231-1", from, to)
+            .await
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.len(), 7 * 96);
         assert!(a.iter().all(|r| r.kwh > 0.0 && r.start % 900 == 0));
-        let other = SimulatedUtility.readings(&auth, "5550001231-2", from, to).await.unwrap();
+        let other = SimulatedUtility
+            .readings(&auth, "5550001231-2", from, to)
+            .await
+            .unwrap();
         assert_ne!(a, other, "each service point has its own load");
         // Monday: 18:00–19:00 local uses more than 03:00–04:00.
         let hour = |h: usize| a[h * 4..h * 4 + 4].iter().map(|r| r.kwh).sum::<f64>();
-        assert!(hour(18) > 2.0 * hour(3), "evening {} vs night {}", hour(18), hour(3));
+        assert!(
+            hour(18) > 2.0 * hour(3),
+            "evening {} vs night {}",
+            hour(18),
+            hour(3)
+        );
         let expired = AuthorizedAccount {
             expires_at: Utc::now() - chrono::Duration::seconds(1),
             ..auth
         };
         assert!(matches!(
-            SimulatedUtility.readings(&expired, "5550001231-1", from, to).await,
+            SimulatedUtility
+                .readings(&expired, "5550001231-1", from, to)
+                .await,
             Err(SourceError::AuthorizationEnded(_))
         ));
     }
