@@ -3,6 +3,7 @@
 //! talks GraphQL over HTTP.
 
 mod auth;
+mod connect;
 mod dataloader;
 mod enrollments;
 mod events;

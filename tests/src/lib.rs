@@ -5,6 +5,8 @@
 //! is set (e.g. `postgres://postgres@127.0.0.1:55432/postgres`), a new
 //! PostgreSQL database created for each server.
 
+pub mod browser;
+pub mod partner_site;
 pub mod webhook_receiver;
 pub mod ws_client;
 
@@ -235,9 +237,9 @@ impl TestServer {
         &self.server.as_ref().expect("running").services
     }
 
-    /// Records the customer's authorization of utility data sharing for a
-    /// meter. Stand-in for the hosted Connect flow (its own issue), which is
-    /// the only way a meter becomes AUTHORIZED.
+    /// Marks a meter AUTHORIZED directly in the database, for tests of
+    /// program rules and settlement that are not about how the customer
+    /// authorized (the Connect flow has its own tests in `e2e/connect.rs`).
     pub async fn authorize_meter(&self, meter_id: &str) {
         use gridhub_api::entity::meter;
         use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
@@ -251,6 +253,50 @@ impl TestServer {
             .exec(services.db.conn())
             .await
             .expect("authorize meter");
+        assert_eq!(done.rows_affected, 1);
+    }
+}
+
+impl TestServer {
+    /// Moves a Connect session's expiry into the past (time passing).
+    pub async fn expire_connect_session(&self, id: &str) {
+        use gridhub_api::entity::connect_session as session;
+        use sea_orm::{EntityTrait, QueryFilter};
+        self.set_past(
+            session::Entity::update_many()
+                .col_expr(
+                    session::Column::ExpiresAt,
+                    sea_orm::sea_query::Expr::value(
+                        chrono::Utc::now() - chrono::Duration::seconds(1),
+                    ),
+                )
+                .filter(sea_orm::ColumnTrait::eq(&session::Column::Id, id)),
+        )
+        .await;
+    }
+
+    /// Moves a utility authorization's expiry into the past (time passing).
+    pub async fn expire_authorization(&self, id: &str) {
+        use gridhub_api::entity::utility_authorization as authorization;
+        use sea_orm::{EntityTrait, QueryFilter};
+        self.set_past(
+            authorization::Entity::update_many()
+                .col_expr(
+                    authorization::Column::ExpiresAt,
+                    sea_orm::sea_query::Expr::value(
+                        chrono::Utc::now() - chrono::Duration::seconds(1),
+                    ),
+                )
+                .filter(sea_orm::ColumnTrait::eq(&authorization::Column::Id, id)),
+        )
+        .await;
+    }
+
+    async fn set_past<E: sea_orm::EntityTrait>(&self, update: sea_orm::UpdateMany<E>) {
+        let done = update
+            .exec(self.services().db.conn())
+            .await
+            .expect("update");
         assert_eq!(done.rows_affected, 1);
     }
 }
