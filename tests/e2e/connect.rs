@@ -152,9 +152,14 @@ async fn a_customer_authorizes_utility_data_in_a_real_browser() {
 
     // Step 1: continuing without a choice is an error, announced and linked.
     browser
-        .click(&browser.find("form[action$='/utility'] button").await)
+        .click_and_wait(&browser.find("form[action$='/utility'] button").await)
         .await;
-    assert!(browser.title().await.starts_with("Error: Step 1 of 3"));
+    let title = browser.title().await;
+    assert!(
+        title.starts_with("Error: Step 1 of 3"),
+        "{title} {}",
+        browser.url().await
+    );
     let summary = browser.find(".error-summary").await;
     assert_eq!(browser.role(&summary).await, "alert");
     assert!(browser.text(&summary).await.contains("Choose your utility"));
@@ -162,7 +167,7 @@ async fn a_customer_authorizes_utility_data_in_a_real_browser() {
         .click(&browser.find("label[for=utility-first]").await)
         .await;
     browser
-        .click(&browser.find("form[action$='/utility'] button").await)
+        .click_and_wait(&browser.find("form[action$='/utility'] button").await)
         .await;
 
     // Step 2: an unknown account, then the right one (spaces are fine).
@@ -178,7 +183,7 @@ async fn a_customer_authorizes_utility_data_in_a_real_browser() {
         .type_into(&browser.find("#postalCode").await, "94110")
         .await;
     browser
-        .click(&browser.find("form[action$='/account'] button").await)
+        .click_and_wait(&browser.find("form[action$='/account'] button").await)
         .await;
     assert!(browser.title().await.starts_with("Error: Step 2 of 3"));
     let account = browser.find("#accountNumber").await;
@@ -204,7 +209,7 @@ async fn a_customer_authorizes_utility_data_in_a_real_browser() {
     );
     browser.type_into(&account, "1234 5678 92").await;
     browser
-        .click(&browser.find("form[action$='/account'] button").await)
+        .click_and_wait(&browser.find("form[action$='/account'] button").await)
         .await;
 
     // Step 3: review (last digit 2 → three service points) and consent.
@@ -232,7 +237,7 @@ async fn a_customer_authorizes_utility_data_in_a_real_browser() {
         .type_into(&browser.find("#email").await, "ana@example.com")
         .await;
     browser
-        .click(&browser.find("form[action$='/consent'] button").await)
+        .click_and_wait(&browser.find("form[action$='/consent'] button").await)
         .await;
     assert!(
         browser.title().await.starts_with("Error: Step 3 of 3"),
@@ -248,7 +253,7 @@ async fn a_customer_authorizes_utility_data_in_a_real_browser() {
     );
     browser.click(&browser.find("#agree").await).await;
     browser
-        .click(&browser.find("form[action$='/consent'] button").await)
+        .click_and_wait(&browser.find("form[action$='/consent'] button").await)
         .await;
 
     // Back at the partner, with the session's result.
@@ -561,7 +566,7 @@ async fn links_are_single_use_unguessable_and_bound_to_one_browser() {
     for part in ["HttpOnly", "SameSite=Lax", "Path=/connect", "Max-Age="] {
         assert!(set.contains(part), "{part} in {set}");
     }
-    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(r.headers()["referrer-policy"], "same-origin");
     assert_eq!(r.headers()["cache-control"], "no-store");
     let page = first.get(&format!("/connect/s/{sid}")).await;
     assert_eq!(page.status(), StatusCode::OK);
@@ -937,7 +942,11 @@ async fn sessions_expire_and_abandonment_is_announced() {
 
 #[tokio::test]
 async fn revocation_and_expiry_stop_data_and_mark_enrollments() {
-    let s = TestServer::start_with(fast).await;
+    let s = TestServer::start_with(|c| {
+        fast(c);
+        c.bundled_plugin_dir = Some(gridhub_tests::plugins_dir());
+    })
+    .await;
     let (_, key) = s.partner("Volt").await;
     let mut notices = subscribe(&s, &key).await;
     let (sid, _) = complete(&s, &key, "https://volt.example/back", "7770001234", "PGE").await;

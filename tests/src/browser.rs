@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 /// The W3C key for an element reference in WebDriver JSON.
-const ELEMENT: &str = "element-6066-11e4-a6c6-4a4d8a41b2b1";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Browser {
     http: reqwest::Client,
@@ -156,17 +156,24 @@ impl Browser {
 
     /// Every element matching the CSS selector.
     pub async fn find_all(&self, css: &str) -> Vec<String> {
-        self.call(
-            reqwest::Method::POST,
-            "/elements",
-            Some(json!({ "using": "css selector", "value": css })),
-        )
-        .await
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e[ELEMENT].as_str().unwrap().to_owned())
-        .collect()
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        found
+            .as_array()
+            .unwrap_or_else(|| panic!("`{css}`: {found}"))
+            .iter()
+            .map(|e| {
+                e[ELEMENT]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("`{css}`: {e}"))
+                    .to_owned()
+            })
+            .collect()
     }
 
     /// The one element matching the CSS selector.
@@ -183,6 +190,35 @@ impl Browser {
             None,
         )
         .await;
+    }
+
+    /// Clicks a control that submits a form or follows a link, and waits
+    /// until the browser has left the current page.
+    pub async fn click_and_wait(&self, element: &str) {
+        let page = self.find("html").await;
+        self.click(element).await;
+        for _ in 0..100 {
+            let v: Value = self
+                .http
+                .get(format!("{}/element/{page}/name", self.session))
+                .send()
+                .await
+                .expect("WebDriver request")
+                .json()
+                .await
+                .unwrap();
+            if v["value"]["error"] == "stale element reference" {
+                // The new page: wait until it has loaded.
+                for _ in 0..100 {
+                    if self.find_all("body").await.len() == 1 {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the page did not change after the click");
     }
 
     pub async fn type_into(&self, element: &str, text: &str) {

@@ -149,6 +149,8 @@ pub struct ConnectService {
 }
 
 const BROWSER_COOKIE_BYTES: usize = 32;
+/// Why an authorization ended at its expiry date.
+pub const EXPIRY_REASON: &str = "the authorization reached its expiry date";
 
 fn random_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -951,12 +953,7 @@ impl ConnectService {
             .collect();
         for id in due {
             if self
-                .end(
-                    &id,
-                    AuthorizationState::Expired,
-                    "system",
-                    "the authorization reached its expiry date",
-                )
+                .end(&id, AuthorizationState::Expired, "system", EXPIRY_REASON)
                 .await?
                 .is_some()
             {

@@ -102,6 +102,16 @@ impl UtilitySyncService {
                         )
                         .await?;
                 }
+                Err(SyncError::Expired) => {
+                    self.connect
+                        .end(
+                            &row.authorization_id,
+                            AuthorizationState::Expired,
+                            "system",
+                            super::connect::EXPIRY_REASON,
+                        )
+                        .await?;
+                }
                 Err(SyncError::Failed(err)) => {
                     tracing::warn!(meter = %row.meter_id, %err, "utility data fetch failed");
                     self.release(&row, None, Some(err), now).await?;
@@ -179,6 +189,9 @@ impl UtilitySyncService {
             .map_err(|e| SyncError::Failed(e.to_string()))?
             .filter(|a| a.status == AuthorizationState::Authorized.as_str())
             .ok_or_else(|| SyncError::Ended("the authorization is no longer in force".into()))?;
+        if auth.expires_at <= now {
+            return Err(SyncError::Expired);
+        }
         let source = self
             .sources
             .for_utility(&row.utility)
@@ -260,6 +273,8 @@ impl UtilitySyncService {
 enum SyncError {
     /// The utility no longer honours the authorization.
     Ended(String),
+    /// The authorization reached its expiry date.
+    Expired,
     Failed(String),
 }
 

@@ -2,8 +2,8 @@
 //! Post/Redirect/Get between steps. See `services/connect.rs` for the
 //! session rules and `docs/connect.md` for the flow.
 //!
-//! Every response forbids caching, framing and referrers (the first URL
-//! holds the link token), and a Content-Security-Policy allows only our
+//! Every response forbids caching, framing and cross-site referrers (the
+//! first URL holds the link token), and a Content-Security-Policy allows only our
 //! stylesheet and form posts to ourselves and the partner's return URL.
 
 mod pages;
@@ -314,9 +314,11 @@ fn html_response(status: StatusCode, html: String, return_url: Option<&str>) -> 
 
 fn secure_headers(h: &mut HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Same-origin: no referrer leaves the site (the first URL holds the
+    // token), and browsers still send a real `Origin` on our own forms.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
@@ -354,8 +356,10 @@ fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
 
 /// A browser's Origin, when sent, must be this server (as the Host header names it).
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
+    // Absent or `null` (privacy settings): the CSRF value alone decides.
+    let origin = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None | Some("null") => return true,
+        Some(origin) => origin,
     };
     let host = headers
         .get(header::HOST)

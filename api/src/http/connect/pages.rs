@@ -52,7 +52,7 @@ fn layout(title: &str, partner: Option<&str>, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <meta name=\"referrer\" content=\"same-origin\">\n\
          <title>{}</title>\n<link rel=\"stylesheet\" href=\"/connect/assets/connect.css\">\n</head>\n\
          <body>\n<a class=\"skip\" href=\"#main\">Skip to main content</a>\n\
          <header>{brand}</header>\n<main id=\"main\">\n{body}\n</main>\n\
