@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests and the end-to-end suite on SQLite, then the
-# end-to-end suite again on PostgreSQL.
+# end-to-end suite again on PostgreSQL. The Connect tests drive Debian's
+# chromium through chromedriver (installed here when missing, as root).
 #
 # PostgreSQL: uses GRIDHUB_TEST_POSTGRES_URL when set (a server where the user
 # may CREATE DATABASE); otherwise installs PostgreSQL from Debian's packages if
@@ -9,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
+source scripts/lib/browser.sh
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
@@ -20,6 +22,9 @@ cargo build --workspace --all-targets --locked
 scripts/build-plugins.sh
 PLUGIN_OUT_DIR=target/test-plugins scripts/build-plugins.sh tests/plugins/hostile tests/plugins/wrong-contract tests/plugins/bench-baseline
 HOSTILE_VERSION=0.2.0 PLUGIN_OUT_DIR=target/test-plugins PLUGIN_OUT_SUFFIX=-v2 scripts/build-plugins.sh tests/plugins/hostile
+
+# The Connect flow is tested in a real headless Chromium.
+ensure_browser_installed
 
 echo "==> tests on SQLite"
 GRIDHUB_TEST_POSTGRES_URL= cargo test --workspace --locked
