@@ -540,6 +540,7 @@ impl ConnectService {
             Some(BROWSER_COOKIE_BYTES)
         );
         let now = Utc::now();
+        let txn = self.db.begin_write().await?;
         let done = session::Entity::update_many()
             .col_expr(
                 session::Column::Status,
@@ -550,8 +551,9 @@ impl ConnectService {
             .col_expr(session::Column::UpdatedAt, Expr::value(now))
             .filter(session::Column::Id.eq(row.id.clone()))
             .filter(session::Column::Status.eq(ConnectSessionStatus::Created.as_str()))
-            .exec(self.db.conn())
+            .exec(&*txn)
             .await?;
+        txn.commit().await?;
         if done.rows_affected == 0 {
             // Another request opened it first.
             return Err(FlowError::LinkUsed);
@@ -1000,15 +1002,31 @@ impl ConnectService {
             .transpose()?)
     }
 
+    /// Changes a session the customer is still in (not if it ended meanwhile).
     async fn advance(
         &self,
         row: &session::Model,
         change: impl FnOnce(&mut session::ActiveModel),
-    ) -> ApiResult<session::Model> {
+    ) -> FlowResult<session::Model> {
         let mut active: session::ActiveModel = row.clone().into();
         change(&mut active);
         active.updated_at = Set(Utc::now());
-        Ok(active.update(self.db.conn()).await?)
+        let txn = self.db.begin_write().await?;
+        let updated = session::Entity::update(active)
+            .filter(session::Column::Status.eq(ConnectSessionStatus::Opened.as_str()))
+            .exec(&*txn)
+            .await;
+        match updated {
+            Ok(row) => {
+                txn.commit().await?;
+                Ok(row)
+            }
+            Err(sea_orm::DbErr::RecordNotUpdated) => {
+                drop(txn);
+                Err(FlowError::Ended(Box::new(self.find(&row.id).await?)))
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 }
 

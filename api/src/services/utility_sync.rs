@@ -122,6 +122,8 @@ impl UtilitySyncService {
     }
 
     async fn claim(&self, row: &sync::Model, now: DateTime<Utc>) -> ApiResult<bool> {
+        // Writes go through the write lock (SQLite allows one writer).
+        let txn = self.db.begin_write().await?;
         let done = sync::Entity::update_many()
             .col_expr(
                 sync::Column::LeaseUntil,
@@ -134,8 +136,9 @@ impl UtilitySyncService {
                     .add(sync::Column::LeaseUntil.is_null())
                     .add(sync::Column::LeaseUntil.lt(now)),
             )
-            .exec(self.db.conn())
+            .exec(&*txn)
             .await?;
+        txn.commit().await?;
         Ok(done.rows_affected == 1)
     }
 
@@ -176,7 +179,9 @@ impl UtilitySyncService {
                     .col_expr(sync::Column::NextSyncAt, Expr::value(now + wait))
             }
         };
-        update.exec(self.db.conn()).await?;
+        let txn = self.db.begin_write().await?;
+        update.exec(&*txn).await?;
+        txn.commit().await?;
         Ok(())
     }
 
