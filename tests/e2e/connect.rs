@@ -414,6 +414,8 @@ async fn assert_accessible(browser: &Browser) {
     }
 }
 
+type Forged<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<&'a str>, bool);
+
 /// A customer's browser at the HTTP level: keeps the flow cookie, never
 /// follows redirects (the tests look at each one).
 struct Customer {
@@ -696,7 +698,8 @@ async fn forged_form_posts_change_nothing() {
     let path = format!("/connect/s/{sid}/utility");
     let own_origin = s.base.clone();
 
-    let forged: Vec<(&str, Vec<(&str, &str)>, Option<&str>, bool)> = vec![
+    // (what, form fields, Origin header, sent with the flow cookie)
+    let forged: Vec<Forged> = vec![
         ("no CSRF value", vec![("utility", "PGE")], None, true),
         (
             "a wrong CSRF value",

@@ -8,16 +8,19 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::routing::get;
 
+/// Query parameters of each visit, in order.
+type Visits = Arc<Mutex<Vec<HashMap<String, String>>>>;
+
 #[derive(Clone)]
 pub struct PartnerSite {
     /// The return URL to give `createConnectSession`.
     pub return_url: String,
-    visits: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    visits: Visits,
 }
 
 impl PartnerSite {
     pub async fn start() -> Self {
-        let visits = Arc::new(Mutex::new(Vec::new()));
+        let visits: Visits = Arc::new(Mutex::new(Vec::new()));
         let app = axum::Router::new()
             .route("/signup/done", get(back))
             .with_state(visits.clone());
@@ -39,7 +42,7 @@ impl PartnerSite {
 }
 
 async fn back(
-    State(visits): State<Arc<Mutex<Vec<HashMap<String, String>>>>>,
+    State(visits): State<Visits>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Html<String> {
     let status = query.get("status").cloned().unwrap_or_default();

@@ -710,9 +710,8 @@ impl ConnectService {
         if step >= now || (step == ConnectStep::Utility && self.offered(&row)?.len() == 1) {
             return Ok(row);
         }
-        Ok(self
-            .advance(&row, |a| a.step = Set(step.as_str().into()))
-            .await?)
+        self.advance(&row, |a| a.step = Set(step.as_str().into()))
+            .await
     }
 
     /// Step 3: consent. Creates the authorization and the meters.

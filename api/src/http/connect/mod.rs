@@ -250,7 +250,7 @@ async fn render_step(
             account: connect.account_of(row)?,
             errors: errors.unwrap_or_default(),
         };
-        crate::error::ApiResult::Ok(pages::step(&view)?)
+        pages::step(&view)
     };
     match built.await {
         Ok(html) => html_response(status, html, Some(&row.return_url)),
