@@ -996,6 +996,27 @@ async fn revocation_and_expiry_stop_data_and_mark_enrollments() {
     })
     .await;
 
+    // While authorized, the meter keeps the account it was authorized for.
+    let err = s
+        .err(
+            Some(&key),
+            "mutation($id: ID!) { updateMeter(id: $id, input: { utilityServiceId: \"9999999-1\" }) { id } }",
+            json!({ "id": meter }),
+        )
+        .await;
+    assert_eq!(err.code, "CONFLICT", "{}", err.message);
+    let renamed = s
+        .ok(
+            &key,
+            "mutation($id: ID!) { updateMeter(id: $id, input: { externalId: \"home-7\" }) { externalId } }",
+            json!({ "id": meter }),
+        )
+        .await;
+    assert_eq!(
+        renamed["updateMeter"]["externalId"], "home-7",
+        "its own id may change"
+    );
+
     let revoked = s
         .ok(
             &key,

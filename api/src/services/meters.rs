@@ -217,6 +217,7 @@ impl MeterService {
                 }
                 Some(current) => {
                     outcome.meter_ids.push(current.id.clone());
+                    check_authorized_identity(current, spec)?;
                     if to_spec(current)? == *spec {
                         outcome.unchanged += 1;
                     } else {
@@ -259,6 +260,7 @@ impl MeterService {
         if spec == to_spec(&current)? {
             return Ok(current);
         }
+        check_authorized_identity(&current, &spec)?;
         if spec.external_id != current.external_id {
             let taken = meter::Entity::find()
                 .filter(meter::Column::PartnerId.eq(current.partner_id.clone()))
@@ -472,6 +474,27 @@ async fn insert_chunked(
         meter::Entity::insert_many(chunk)
             .exec_without_returning(conn)
             .await?;
+    }
+    Ok(())
+}
+
+/// A meter the customer authorized (Connect) keeps the utility account it
+/// was authorized for: changing it would share another account's data.
+fn check_authorized_identity(current: &meter::Model, spec: &MeterSpec) -> ApiResult<()> {
+    let authorized = current.authorization_status == AuthorizationStatus::Authorized.as_str();
+    if authorized
+        && (spec.utility != current.utility
+            || spec.utility_account_number != current.utility_account_number
+            || spec.utility_service_id != current.utility_service_id)
+    {
+        return Err(ApiError::Conflict(format!(
+            "meter {} is authorized by the customer for {} service {}; its utility, \
+             utilityAccountNumber and utilityServiceId cannot change while authorized \
+             (revoke the authorization first)",
+            current.id,
+            current.utility.as_deref().unwrap_or("?"),
+            current.utility_service_id.as_deref().unwrap_or("?"),
+        )));
     }
     Ok(())
 }
