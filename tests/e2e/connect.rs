@@ -10,11 +10,12 @@ use gridhub_api::config::ServerConfig;
 use gridhub_api::utility::simulated::SimulatedUtility;
 use gridhub_api::utility::{AuthorizedAccount, UtilityDataSource};
 use gridhub_tests::browser::Browser;
+use gridhub_tests::connect_customer::{location, Customer};
 use gridhub_tests::partner_site::PartnerSite;
 use gridhub_tests::webhook_receiver::WebhookReceiver;
 use gridhub_tests::ws_client::WsClient;
 use gridhub_tests::TestServer;
-use reqwest::header::{HeaderMap, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -415,81 +416,6 @@ async fn assert_accessible(browser: &Browser) {
 }
 
 type Forged<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<&'a str>, bool);
-
-/// A customer's browser at the HTTP level: keeps the flow cookie, never
-/// follows redirects (the tests look at each one).
-struct Customer {
-    http: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
-}
-
-impl Customer {
-    fn new(base: &str) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: base.to_owned(),
-            cookie: None,
-        }
-    }
-
-    async fn get(&mut self, url: &str) -> reqwest::Response {
-        let url = if url.starts_with("http") {
-            url.to_owned()
-        } else {
-            format!("{}{url}", self.base)
-        };
-        let mut req = self.http.get(url);
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, c);
-        }
-        let resp = req.send().await.unwrap();
-        self.keep_cookie(resp.headers());
-        resp
-    }
-
-    fn keep_cookie(&mut self, headers: &HeaderMap) {
-        if let Some(set) = headers.get(SET_COOKIE) {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-            self.cookie = Some(pair);
-        }
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        fields: &[(&str, &str)],
-        origin: Option<&str>,
-    ) -> reqwest::Response {
-        let mut req = self.http.post(format!("{}{path}", self.base)).form(fields);
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, c);
-        }
-        if let Some(o) = origin {
-            req = req.header(ORIGIN, o);
-        }
-        req.send().await.unwrap()
-    }
-
-    /// The CSRF value of the flow page the customer is on.
-    async fn csrf(&mut self, sid: &str) -> String {
-        let html = self
-            .get(&format!("/connect/s/{sid}"))
-            .await
-            .text()
-            .await
-            .unwrap();
-        let start = html.find("name=\"csrf\" value=\"").expect("a form") + 19;
-        html[start..start + 64].to_owned()
-    }
-}
-
-fn location(resp: &reqwest::Response) -> String {
-    resp.headers()[LOCATION].to_str().unwrap().to_owned()
-}
 
 /// Drives a whole session over HTTP; returns (session id, return location).
 async fn complete(

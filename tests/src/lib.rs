@@ -6,6 +6,7 @@
 //! PostgreSQL database created for each server.
 
 pub mod browser;
+pub mod connect_customer;
 pub mod partner_site;
 pub mod webhook_receiver;
 pub mod ws_client;
