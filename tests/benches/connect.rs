@@ -50,7 +50,7 @@ async fn main() {
         let mut c = Customer::new(&s.base);
         assert_eq!(c.get(url).await.status(), 303);
         let csrf = c.csrf(sid).await;
-        let account = format!("55510{i:05}");
+        let account = format!("5551{i:04}{}", 1 + i % 9);
         let r = c
             .post(
                 &format!("/connect/s/{sid}/account"),

@@ -382,18 +382,21 @@ impl IntervalService {
         }
         super::performance::jobs::enqueue_late_data(&*txn, &touched, self.late_data_delay).await?;
         txn.commit().await?;
-        tracing::info!(
-            upload = %upload.id,
-            partner = %partner,
-            received,
-            inserted = upload.inserted,
-            corrected = upload.corrected,
-            unchanged = upload.unchanged,
-            rejected = upload.rejected,
-            checked_ms,
-            total_ms = started.elapsed().as_millis(),
-            "interval upload"
-        );
+        // Utility fetches (every few minutes per meter) log in utility_sync.
+        if format != UploadFormat::UtilitySync {
+            tracing::info!(
+                upload = %upload.id,
+                partner = %partner,
+                received,
+                inserted = upload.inserted,
+                corrected = upload.corrected,
+                unchanged = upload.unchanged,
+                rejected = upload.rejected,
+                checked_ms,
+                total_ms = started.elapsed().as_millis(),
+                "interval upload"
+            );
+        }
         Ok(UploadOutcome {
             upload,
             errors,

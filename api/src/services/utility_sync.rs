@@ -270,7 +270,7 @@ impl UtilitySyncService {
             }
             from = to;
         }
-        tracing::debug!(meter = %row.meter_id, stored, "utility data fetched");
+        tracing::debug!(meter = %row.meter_id, partner = %row.partner_id, stored, "utility data fetched");
         Ok(end)
     }
 }
