@@ -105,9 +105,14 @@ impl Browser {
         }
     }
 
+    /// One WebDriver command; a WebDriver error fails the test.
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.session));
-        req = req.json(&body.unwrap_or_else(|| json!({})));
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.session));
+        if method != reqwest::Method::GET {
+            req = req.json(&body.unwrap_or_else(|| json!({})));
+        }
         let v: Value = req
             .send()
             .await
@@ -122,19 +127,7 @@ impl Browser {
     }
 
     async fn get(&self, path: &str) -> Value {
-        let v: Value = self
-            .http
-            .get(format!("{}{path}", self.session))
-            .send()
-            .await
-            .expect("WebDriver request")
-            .json()
-            .await
-            .unwrap();
-        if let Some(err) = v["value"]["error"].as_str() {
-            panic!("WebDriver {path}: {err}: {}", v["value"]["message"]);
-        }
-        v["value"].clone()
+        self.call(reqwest::Method::GET, path, None).await
     }
 
     pub async fn goto(&self, url: &str) {

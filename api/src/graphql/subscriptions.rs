@@ -118,31 +118,15 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         program_id: Option<ID>,
     ) -> Result<impl Stream<Item = DispatchEventNotice>> {
-        let principal = ctx.principal()?;
-        let tenant = principal.tenant(None)?;
-        let receiver = ctx.services()?.notifications.subscribe();
         let program = program_id.map(|p| p.0);
-        Ok(BroadcastStream::new(receiver).filter_map(move |item| {
-            let keep = match item {
-                Ok(n) => {
-                    let mine = match &tenant {
-                        Tenant::Partner(p) => *p == n.partner_id,
-                        Tenant::All => true,
-                    };
-                    let about_events = n.kind == "TEST" || !n.event_id.is_empty();
-                    let program_ok = about_events
-                        && program.as_ref().is_none_or(|p| {
-                            n.kind == "TEST" || n.payload["event"]["programId"].as_str() == Some(p)
-                        });
-                    (mine && program_ok).then(|| DispatchEventNotice(n))
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "a subscriber fell behind and missed notifications");
-                    None
-                }
-            };
-            futures::future::ready(keep)
-        }))
+        notices(ctx, move |n| {
+            let about_events = n.kind == "TEST" || !n.event_id.is_empty();
+            about_events
+                && program.as_ref().is_none_or(|p| {
+                    n.kind == "TEST" || n.payload["event"]["programId"].as_str() == Some(p)
+                })
+        })
+        .map(|stream| stream.map(DispatchEventNotice))
     }
 
     /// The partner's Connect outcomes as they are committed: sessions
@@ -152,29 +136,39 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = ConnectNotice>> {
-        let principal = ctx.principal()?;
-        principal.require(&[crate::domain::Role::Partner, crate::domain::Role::Admin])?;
-        let tenant = principal.tenant(None)?;
-        let receiver = ctx.services()?.notifications.subscribe();
-        Ok(BroadcastStream::new(receiver).filter_map(move |item| {
-            let keep = match item {
-                Ok(n) => {
-                    let mine = match &tenant {
-                        Tenant::Partner(p) => *p == n.partner_id,
-                        Tenant::All => true,
-                    };
-                    let connect =
-                        n.kind.starts_with("CONNECT_") || n.kind.starts_with("AUTHORIZATION_");
-                    (mine && connect).then(|| ConnectNotice(n))
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "a subscriber fell behind and missed notifications");
-                    None
-                }
-            };
-            futures::future::ready(keep)
-        }))
+        ctx.principal()?
+            .require(&[crate::domain::Role::Partner, crate::domain::Role::Admin])?;
+        notices(ctx, |n| {
+            n.kind.starts_with("CONNECT_") || n.kind.starts_with("AUTHORIZATION_")
+        })
+        .map(|stream| stream.map(ConnectNotice))
     }
+}
+
+/// The principal's notifications from now on (every partner's for an admin
+/// key) that `keep` accepts, in commit order.
+fn notices(
+    ctx: &Context<'_>,
+    keep: impl Fn(&notification::Model) -> bool + Send + 'static,
+) -> Result<impl Stream<Item = Arc<notification::Model>>> {
+    let tenant = ctx.principal()?.tenant(None)?;
+    let receiver = ctx.services()?.notifications.subscribe();
+    Ok(BroadcastStream::new(receiver).filter_map(move |item| {
+        let kept = match item {
+            Ok(n) => {
+                let mine = match &tenant {
+                    Tenant::Partner(p) => *p == n.partner_id,
+                    Tenant::All => true,
+                };
+                (mine && keep(&n)).then_some(n)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "a subscriber fell behind and missed notifications");
+                None
+            }
+        };
+        futures::future::ready(kept)
+    }))
 }
 
 /// A Connect session's outcome or an authorization's end.

@@ -293,14 +293,10 @@ impl ConnectService {
     }
 
     pub async fn session(&self, principal: &Principal, id: &str) -> ApiResult<session::Model> {
-        principal.require(&[Role::Partner, Role::Admin])?;
-        let row = self.find(id).await?;
-        match principal.tenant(None)? {
-            Tenant::Partner(p) if p != row.partner_id => {
-                Err(ApiError::not_found("connect session", id))
-            }
-            _ => Ok(row),
-        }
+        let row = session::Entity::find_by_id(id.to_owned())
+            .one(self.db.conn())
+            .await?;
+        visible(principal, row, |r| &r.partner_id, "connect session", id)
     }
 
     pub async fn sessions(
@@ -332,17 +328,16 @@ impl ConnectService {
         principal: &Principal,
         id: &str,
     ) -> ApiResult<authorization::Model> {
-        principal.require(&[Role::Partner, Role::Admin])?;
         let row = authorization::Entity::find_by_id(id.to_owned())
             .one(self.db.conn())
-            .await?
-            .ok_or_else(|| ApiError::not_found("utility authorization", id))?;
-        match principal.tenant(None)? {
-            Tenant::Partner(p) if p != row.partner_id => {
-                Err(ApiError::not_found("utility authorization", id))
-            }
-            _ => Ok(row),
-        }
+            .await?;
+        visible(
+            principal,
+            row,
+            |r| &r.partner_id,
+            "utility authorization",
+            id,
+        )
     }
 
     pub async fn authorizations(
@@ -1026,6 +1021,26 @@ impl ConnectService {
             }
             Err(err) => Err(err.into()),
         }
+    }
+}
+
+/// A row the principal may read: its partner's (any for an admin). Another
+/// partner's row is NOT_FOUND, like a missing one, so ids leak nothing.
+fn visible<T>(
+    principal: &Principal,
+    row: Option<T>,
+    partner_of: impl Fn(&T) -> &String,
+    entity: &'static str,
+    id: &str,
+) -> ApiResult<T> {
+    principal.require(&[Role::Partner, Role::Admin])?;
+    let tenant = principal.tenant(None)?;
+    match row {
+        Some(r) if matches!(&tenant, Tenant::Partner(p) if p != partner_of(&r)) => {
+            Err(ApiError::not_found(entity, id))
+        }
+        Some(r) => Ok(r),
+        None => Err(ApiError::not_found(entity, id)),
     }
 }
 

@@ -30,10 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/connect/assets/connect.css", get(stylesheet))
         .route("/connect/{token}", get(open))
         .route("/connect/s/{session}", get(page))
-        .route("/connect/s/{session}/utility", post(submit_utility))
-        .route("/connect/s/{session}/account", post(submit_account))
-        .route("/connect/s/{session}/consent", post(submit_consent))
-        .route("/connect/s/{session}/cancel", post(cancel))
+        .route("/connect/s/{session}/{action}", post(submit))
 }
 
 async fn stylesheet() -> Response {
@@ -134,80 +131,46 @@ async fn verified(
     Ok((row, secret))
 }
 
-async fn submit_utility(
+/// Every form of the flow: `utility`, `account`, `consent`, `cancel`.
+async fn submit(
     State(state): State<AppState>,
-    Path(sid): Path<String>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    let (row, secret) = match verified(&state, &sid, &headers, &fields).await {
-        Ok(v) => v,
-        Err(err) => return failure(&state, err).await,
-    };
-    let utility = fields.get("utility").cloned().unwrap_or_default();
-    let outcome = state.services.connect.choose_utility(row, &utility).await;
-    after_submit(&state, &secret, outcome).await
-}
-
-async fn submit_account(
-    State(state): State<AppState>,
-    Path(sid): Path<String>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    let (row, secret) = match verified(&state, &sid, &headers, &fields).await {
-        Ok(v) => v,
-        Err(err) => return failure(&state, err).await,
-    };
-    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
-    let outcome = state
-        .services
-        .connect
-        .submit_account(row, &field("accountNumber"), &field("postalCode"))
-        .await;
-    after_submit(&state, &secret, outcome).await
-}
-
-async fn submit_consent(
-    State(state): State<AppState>,
-    Path(sid): Path<String>,
+    Path((sid, action)): Path<(String, String)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(fields): Form<Fields>,
 ) -> Response {
+    if !["utility", "account", "consent", "cancel"].contains(&action.as_str()) {
+        return failure(&state, FlowError::UnknownLink).await;
+    }
     let (row, secret) = match verified(&state, &sid, &headers, &fields).await {
         Ok(v) => v,
         Err(err) => return failure(&state, err).await,
     };
     let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
-    let form = ConsentForm {
-        name: field("name"),
-        email: field("email"),
-        agreed: field("agree") == "yes",
-        ip_address: Some(client_ip(&state, &headers, peer)),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+    let connect = &state.services.connect;
+    let outcome = match action.as_str() {
+        "utility" => connect.choose_utility(row, &field("utility")).await,
+        "account" => {
+            connect
+                .submit_account(row, &field("accountNumber"), &field("postalCode"))
+                .await
+        }
+        "consent" => {
+            let form = ConsentForm {
+                name: field("name"),
+                email: field("email"),
+                agreed: field("agree") == "yes",
+                ip_address: Some(client_ip(&state, &headers, peer)),
+                user_agent: headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            };
+            connect.consent(row, form).await
+        }
+        _ => connect.cancel(row).await.map(Submitted::Finished),
     };
-    let outcome = state.services.connect.consent(row, form).await;
     after_submit(&state, &secret, outcome).await
-}
-
-async fn cancel(
-    State(state): State<AppState>,
-    Path(sid): Path<String>,
-    headers: HeaderMap,
-    Form(fields): Form<Fields>,
-) -> Response {
-    let (row, _) = match verified(&state, &sid, &headers, &fields).await {
-        Ok(v) => v,
-        Err(err) => return failure(&state, err).await,
-    };
-    match state.services.connect.cancel(row).await {
-        Ok(url) => see_other(&url),
-        Err(err) => failure(&state, err).await,
-    }
 }
 
 async fn after_submit(
