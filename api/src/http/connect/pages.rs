@@ -426,7 +426,7 @@ fn consent_step(v: &StepView<'_>) -> ApiResult<String> {
             &Input {
                 name: "email",
                 label: "Email address",
-                hint: Some("For a copy of this authorization and how to revoke it."),
+                hint: Some("Kept with your consent, so the company can reach you about it."),
                 kind: "email",
                 autocomplete: "email",
                 inputmode: None,
