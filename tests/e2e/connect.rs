@@ -58,7 +58,8 @@ async fn subscribe(s: &TestServer, key: &str) -> WsClient {
     assert_eq!(c.next_json().await["type"], "connection_ack");
     c.send(json!({ "type": "subscribe", "id": "1", "payload": { "query": NOTICES } }))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Time for the subscription to be registered (generous: CI machines are busy).
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     c
 }
 
@@ -86,7 +87,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..150 {
+    for _ in 0..300 {
         if check().await {
             return;
         }
@@ -473,7 +474,7 @@ async fn complete(
 
 #[tokio::test]
 async fn links_are_single_use_unguessable_and_bound_to_one_browser() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(fast).await;
     let (_, key) = s.partner("Volt").await;
     let input = json!({ "returnUrl": "https://volt.example/back", "utilities": ["CONED"] });
     let (sid, url) = create(&s, &key, input.clone()).await;

@@ -190,7 +190,8 @@ impl Browser {
     pub async fn click_and_wait(&self, element: &str) {
         let page = self.find("html").await;
         self.click(element).await;
-        for _ in 0..100 {
+        // Generous: CI machines run the whole suite in parallel.
+        for _ in 0..400 {
             let v: Value = self
                 .http
                 .get(format!("{}/element/{page}/name", self.session))
@@ -202,7 +203,7 @@ impl Browser {
                 .unwrap();
             if v["value"]["error"] == "stale element reference" {
                 // The new page: wait until it has loaded.
-                for _ in 0..100 {
+                for _ in 0..400 {
                     if self.find_all("body").await.len() == 1 {
                         return;
                     }
