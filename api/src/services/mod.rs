@@ -76,7 +76,7 @@ pub struct Services {
     pub notifications: notifications::NotificationService,
     pub intervals: intervals::IntervalService,
     pub performance: performance::PerformanceService,
-    pub settlement: settlement::SettlementService,
+    pub settlement: std::sync::Arc<settlement::SettlementService>,
     pub revenue: revenue::RevenueService,
     pub connect: connect::ConnectService,
     pub utility_sync: utility_sync::UtilitySyncService,
@@ -107,11 +107,20 @@ impl Services {
             intervals.clone(),
             performance.clone(),
         );
-        // Each performance run is followed by the preliminary settlement.
-        let after = settlement.clone();
+        // Each performance run is followed by the preliminary settlement. The
+        // hook holds the settlement weakly: settlement holds performance, so a
+        // strong reference would be a cycle that keeps the database pool (and
+        // its connections) alive after the server is dropped.
+        let settlement = std::sync::Arc::new(settlement);
+        let after = std::sync::Arc::downgrade(&settlement);
         performance.set_after_run(std::sync::Arc::new(move |run| {
-            let after = after.clone();
-            Box::pin(async move { after.after_performance(run).await })
+            let after = after.upgrade();
+            Box::pin(async move {
+                match after {
+                    Some(settlement) => settlement.after_performance(run).await,
+                    None => Ok(()),
+                }
+            })
         }));
         let eligibility = eligibility::EligibilityService::new(
             db.clone(),
