@@ -557,32 +557,18 @@ async fn links_are_single_use_unguessable_and_bound_to_one_browser() {
             None,
         )
         .await;
-    let r = first
-        .post(
-            &format!("/connect/s/{sid}/consent"),
-            &[
-                ("csrf", &csrf),
-                ("name", "Kim"),
-                ("email", "kim@example.com"),
-                ("agree", "yes"),
-            ],
-            None,
-        )
-        .await;
+    let consent = [
+        ("csrf", csrf.as_str()),
+        ("name", "Kim"),
+        ("email", "kim@example.com"),
+        ("agree", "yes"),
+    ];
+    let consent_path = format!("/connect/s/{sid}/consent");
+    let r = first.post(&consent_path, &consent, None).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(location(&r).starts_with("https://volt.example/back?sessionId="));
-    let again = first
-        .post(
-            &format!("/connect/s/{sid}/consent"),
-            &[
-                ("csrf", &csrf),
-                ("name", "Kim"),
-                ("email", "kim@example.com"),
-                ("agree", "yes"),
-            ],
-            None,
-        )
-        .await;
+    // The same consent again (a double click): the outcome page, nothing new.
+    let again = first.post(&consent_path, &consent, None).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert!(again
         .text()
