@@ -148,10 +148,10 @@ pub struct ConnectService {
     public_url: String,
 }
 
-const BROWSER_COOKIE_BYTES: usize = 32;
 /// Why an authorization ended at its expiry date.
 pub const EXPIRY_REASON: &str = "the authorization reached its expiry date";
 
+/// 256 random bits, base64url (link tokens and browser cookie secrets).
 fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
@@ -192,10 +192,6 @@ impl ConnectService {
             notifications,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
-    }
-
-    pub fn sources(&self) -> &UtilitySources {
-        &self.sources
     }
 
     /// The link a customer opens.
@@ -527,13 +523,6 @@ impl ConnectService {
             };
         }
         let secret = random_secret();
-        debug_assert_eq!(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(&secret)
-                .map(|b| b.len())
-                .ok(),
-            Some(BROWSER_COOKIE_BYTES)
-        );
         let now = Utc::now();
         let txn = self.db.begin_write().await?;
         let done = session::Entity::update_many()

@@ -58,7 +58,7 @@ impl UtilityDataSource for SimulatedUtility {
                 "the authorization has expired".into(),
             ));
         }
-        let region = region_of_service(&account.utility, service_id);
+        let region = home_region(&account.utility);
         let published = now.timestamp().div_euclid(INTERVAL) * INTERVAL;
         let from = from.max(published - HISTORY_SECONDS).div_euclid(INTERVAL) * INTERVAL;
         let to = to.min(published);
@@ -159,7 +159,9 @@ pub fn region_of_zip(zip: &str) -> Option<Region> {
     }
 }
 
-fn region_of_service(utility: &str, _service_id: &str) -> Region {
+/// The region whose clock shapes the load (a utility serving two regions —
+/// National Grid in NY and MA — has one time zone).
+fn home_region(utility: &str) -> Region {
     geo::find_utility(utility)
         .and_then(|u| u.regions.first().copied())
         .unwrap_or(Region::Ny)
